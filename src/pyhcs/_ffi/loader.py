@@ -1,0 +1,189 @@
+"""Finding and loading computecore / computestorage, with symbols bound lazily.
+
+On Windows the DLLs come from the system directory only, by full path, so a DLL planted in the current folder or on
+PATH is never picked up. ``LocalFree`` comes from kernel32 (a KnownDLL). Anywhere, an explicit override
+(``use_library()`` or the ``PYHCS_COMPUTECORE`` / ``PYHCS_COMPUTESTORAGE`` environment variables) points at another
+library exporting the same ABI -- this is how the fake HCS in ``tests/fakes`` is loaded. Off Windows, ``LocalFree``
+is taken from the overriding computecore library, so result strings go back to the allocator that made them.
+
+Symbols are resolved at first use, never at import: an older Windows build that lacks an export (for example
+``HcsCreateOperationWithNotifications``) only fails when that function is called, with ``HcsFunctionNotFoundError``
+naming it -- the same contract as hcsshim's lazily bound ``computecore.go``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any, Dict, List, Optional, Union
+
+from ..errors import HcsFunctionNotFoundError, HcsUnavailableError
+from ._cffi_hcs import ffi
+
+ENV_COMPUTECORE = "PYHCS_COMPUTECORE"
+ENV_COMPUTESTORAGE = "PYHCS_COMPUTESTORAGE"
+ERROR_PROC_NOT_FOUND_HRESULT = 0x8007007F
+ERROR_MOD_NOT_FOUND_HRESULT = 0x8007007E
+
+_IS_WINDOWS = sys.platform == "win32"
+_lock = threading.RLock()
+_overrides: Dict[str, Optional[str]] = {"computecore": None, "computestorage": None}
+_loaded: Dict[str, Any] = {}
+# Every library ever loaded stays referenced: a native thread may still be running code of a library the user has
+# switched away from (callbacks in flight), and cffi would dlclose it when its object is collected.
+_keepalive: List[Any] = []
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def use_library(computecore: Optional[PathLike], storage: Optional[PathLike] = None) -> None:
+    """Load HCS from *computecore* (and computestorage from *storage*, default: the same file) instead of the
+    system's DLLs. ``None`` goes back to the default. Affects calls made after it; call it before creating
+    handles, since a handle belongs to the library that made it."""
+    with _lock:
+        core = os.fspath(computecore) if computecore is not None else None
+        stor = os.fspath(storage) if storage is not None else core
+        _overrides["computecore"] = core
+        _overrides["computestorage"] = stor
+        _loaded.clear()
+        for lazy in (lib, storage_lib):
+            lazy._forget()
+
+
+def library_path(kind: str) -> str:
+    """The file that is (or would be) loaded for *kind* ('computecore' or 'computestorage')."""
+    override = _overrides[kind]
+    if override is None:
+        env = os.environ.get(ENV_COMPUTECORE if kind == "computecore" else ENV_COMPUTESTORAGE)
+        if not env and kind == "computestorage":
+            env = os.environ.get(ENV_COMPUTECORE)
+        override = env or None
+    if override is not None:
+        return override
+    if _IS_WINDOWS:
+        return os.path.join(_system_directory(), kind + ".dll")
+    raise HcsUnavailableError(
+        ERROR_MOD_NOT_FOUND_HRESULT,
+        f"HCS ({kind}.dll) exists only on Windows; to run against another library exporting the HCS ABI "
+        f"(such as the pyhcs fake), set {ENV_COMPUTECORE} or call pyhcs.use_library(path)",
+        name="ERROR_MOD_NOT_FOUND",
+    )
+
+
+def _system_directory() -> str:
+    buf = ffi.new("WCHAR[]", 520)
+    n = _kernel32().GetSystemDirectoryW(buf, 520)
+    if n == 0 or n >= 520:
+        raise HcsUnavailableError(ERROR_MOD_NOT_FOUND_HRESULT, "GetSystemDirectoryW failed")
+    return str(ffi.string(buf, n))
+
+
+def _kernel32() -> Any:
+    k32 = _loaded.get("kernel32")
+    if k32 is None:
+        k32 = ffi.dlopen("kernel32.dll")  # a KnownDLL: always the one in the system directory
+        _loaded["kernel32"] = k32
+        _keepalive.append(k32)
+    return k32
+
+
+def load(kind: str) -> Any:
+    """The cffi library object for *kind*, loading it on first use."""
+    dl = _loaded.get(kind)
+    if dl is not None:
+        return dl
+    with _lock:
+        dl = _loaded.get(kind)
+        if dl is None:
+            path = library_path(kind)
+            try:
+                dl = ffi.dlopen(path)
+            except OSError as exc:
+                raise HcsUnavailableError(
+                    ERROR_MOD_NOT_FOUND_HRESULT,
+                    f"cannot load {kind} from {path!r}: {exc}",
+                    name="ERROR_MOD_NOT_FOUND",
+                ) from exc
+            _loaded[kind] = dl
+            _keepalive.append(dl)
+        return dl
+
+
+class LazyLibrary:
+    """Attribute access returns the bound C function, resolved and cached at first use."""
+
+    def __init__(self, kind: str, names: "frozenset[str]") -> None:
+        self._kind = kind
+        self._names = names
+
+    def _forget(self) -> None:
+        for name in [n for n in self.__dict__ if not n.startswith("_")]:
+            del self.__dict__[name]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self._names:
+            raise AttributeError(f"{self._kind} declares no function {name!r}")
+        dl = load(self._kind)
+        try:
+            fn = getattr(dl, name)
+        except AttributeError:
+            raise HcsFunctionNotFoundError(
+                ERROR_PROC_NOT_FOUND_HRESULT,
+                f"{name} is not exported by {library_path(self._kind)} (needs a newer Windows build)",
+                name="ERROR_PROC_NOT_FOUND",
+                function=name,
+            ) from None
+        self.__dict__[name] = fn
+        return fn
+
+    def has(self, name: str) -> bool:
+        """Whether the loaded library exports *name* (loads the library)."""
+        try:
+            getattr(self, name)
+        except HcsFunctionNotFoundError:
+            return False
+        return True
+
+    def __dir__(self) -> List[str]:
+        return sorted(self._names)
+
+
+def _declared(header: str) -> "frozenset[str]":
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "decl" / header).read_text(encoding="ascii")
+    return frozenset(re.findall(r"WINAPI\s+(\w+)\s*\(", text))
+
+
+lib = LazyLibrary("computecore", _declared("computecore.h"))
+storage_lib = LazyLibrary("computestorage", _declared("computestorage.h"))
+
+
+def _local_free_function() -> Any:
+    if _IS_WINDOWS:
+        return _kernel32().LocalFree
+    dl = load("computecore")
+    try:
+        return dl.LocalFree
+    except AttributeError:
+        raise HcsFunctionNotFoundError(
+            ERROR_PROC_NOT_FOUND_HRESULT,
+            f"LocalFree is not exported by {library_path('computecore')}; off Windows the HCS library must "
+            "export the LocalFree that frees its result strings",
+            name="ERROR_PROC_NOT_FOUND",
+            function="LocalFree",
+        ) from None
+
+
+def local_free(ptr: Any) -> None:
+    """Free a result string returned by HCS (NULL is ignored)."""
+    if ptr == ffi.NULL:
+        return
+    free = _loaded.get("LocalFree")
+    if free is None:
+        with _lock:
+            free = _local_free_function()
+            _loaded["LocalFree"] = free
+    free(ptr)

@@ -1,0 +1,82 @@
+"""The one place where strings cross the HCS boundary.
+
+HCS takes and returns UTF-16 (``PCWSTR`` / ``PWSTR``). Inputs become NUL-terminated UTF-16LE buffers; text that HCS
+could never see intact (an embedded NUL would truncate it, an unpaired surrogate has no UTF-16 form HCS accepts) is
+rejected with ``ValueError`` before any FFI call. Strings HCS returns are copied and freed with ``LocalFree`` at once
+(the HCS reference pages: "The caller is responsible for releasing the returned string using LocalFree").
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Optional, Union
+
+from ._ffi import ffi, local_free
+
+#: A JSON document as pyhcs accepts it: a mapping (serialised for you), a JSON string, or None (NULL).
+Document = Union[Mapping[str, Any], str, None]
+
+_NULL = ffi.NULL
+
+
+def to_wide(text: str, what: str = "string") -> Any:
+    """A ``WCHAR[]`` holding *text* as NUL-terminated UTF-16LE."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be str, not {type(text).__name__}")
+    if "\x00" in text:
+        raise ValueError(f"{what} contains an embedded NUL character at index {text.index(chr(0))}")
+    try:
+        data = text.encode("utf-16-le")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{what} contains an unpaired surrogate at index {exc.start}; it has no UTF-16 form") from None
+    buf = ffi.new("WCHAR[]", len(data) // 2 + 1)
+    ffi.memmove(buf, data, len(data))
+    return buf
+
+
+def to_wide_or_null(text: Optional[str], what: str = "string") -> Any:
+    """Like ``to_wide``; ``None`` becomes NULL."""
+    return _NULL if text is None else to_wide(text, what)
+
+
+def take_wide(ptr: Any) -> Optional[str]:
+    """Copy an HCS-allocated ``PWSTR`` into a str and ``LocalFree`` it; NULL gives None."""
+    if ptr == _NULL:
+        return None
+    try:
+        return str(ffi.string(ptr))
+    finally:
+        local_free(ptr)
+
+
+def dump_document(document: Document, what: str = "document") -> Optional[str]:
+    """The JSON text HCS receives for *document* (None stays None)."""
+    if document is None or isinstance(document, str):
+        return document
+    if not isinstance(document, Mapping):
+        raise TypeError(f"{what} must be a mapping, a JSON string or None, not {type(document).__name__}")
+    try:
+        return json.dumps(document, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} cannot be serialised to JSON: {exc}") from None
+
+
+def document_arg(document: Document, what: str = "document") -> Any:
+    """A ``PCWSTR`` (or NULL) holding *document* as JSON."""
+    return to_wide_or_null(dump_document(document, what), what)
+
+
+def parse_document(text: Optional[str]) -> Any:
+    """Parse a JSON document returned by HCS; None or an empty string give None."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        excerpt = text if len(text) <= 200 else text[:200] + "..."
+        raise ValueError(f"HCS returned a document that is not JSON ({exc}): {excerpt!r}") from None
+
+
+def take_document(ptr: Any) -> Any:
+    """Copy, ``LocalFree`` and parse an HCS result document."""
+    return parse_document(take_wide(ptr))

@@ -1,0 +1,50 @@
+/* Test control API of the fake HCS (names prefixed FakeHcs). Not part of the HCS ABI: tests and tools use it to
+ * reset the fake, inject faults and latency, simulate service failures and read leak counters. */
+#ifndef FAKEHCS_CONTROL_H
+#define FAKEHCS_CONTROL_H
+
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define FAKEHCS_API __declspec(dllexport)
+#else
+#define FAKEHCS_API __attribute__((visibility("default")))
+#endif
+
+typedef struct FAKEHCS_COUNTERS {
+    int64_t OpenOperations;      /* HCS_OPERATION handles created and not closed */
+    int64_t OpenSystemHandles;   /* HCS_SYSTEM handles created/opened and not closed */
+    int64_t OpenProcessHandles;  /* HCS_PROCESS handles created/opened and not closed */
+    int64_t OutstandingStrings;  /* result strings handed to the caller and not yet LocalFree'd */
+    int64_t LiveSystems;         /* compute systems known to the engine (any state) */
+    int64_t RunningProcesses;    /* OS processes started by the fake and not yet reaped */
+    int64_t CallbacksInFlight;   /* callbacks executing right now */
+    int64_t CallbacksDelivered;  /* total callbacks invoked since the last reset */
+} FAKEHCS_COUNTERS;
+
+/* Fault flags */
+#define FAKEHCS_FAULT_ASYNC 0u   /* default: the call returns S_OK and its operation completes with the HRESULT */
+#define FAKEHCS_FAULT_SYNC 1u    /* the call itself returns the HRESULT (nothing is started) */
+
+/* Terminates every process, forgets every system, clears faults/latency/disconnect state, zeroes counters.
+ * Handles still open stay valid to close (closing them after a reset is harmless). */
+FAKEHCS_API void FakeHcsReset(void);
+
+/* The next `count` calls of `function` (an exported name such as "HcsStartComputeSystem", UTF-8) fail with `hr`.
+ * Returns 0, or -1 for an unknown function name. */
+FAKEHCS_API int FakeHcsInjectFault(const char *function, int32_t hr, uint32_t count, uint32_t flags);
+
+/* Adds `milliseconds` of latency before operations of `function` complete ("*" = every function; 0 clears). */
+FAKEHCS_API int FakeHcsSetLatency(const char *function, uint32_t milliseconds);
+
+/* The service "crashes": every registered callback receives HcsEventServiceDisconnect, operations in flight
+ * complete with HCS_E_SERVICE_DISCONNECT, waits fail with it, and later calls fail with it until FakeHcsReset. */
+FAKEHCS_API void FakeHcsSimulateServiceDisconnect(void);
+
+/* The system stops by itself (its processes are killed); SystemExited carries ExitType "UnexpectedExit" and
+ * `status` as Status. Returns 0, or -1 when no such system exists. */
+FAKEHCS_API int FakeHcsSimulateUnexpectedExit(const char *systemId, int32_t status);
+
+FAKEHCS_API void FakeHcsGetCounters(FAKEHCS_COUNTERS *counters);
+
+#endif
