@@ -15,9 +15,8 @@ Sources:
 from __future__ import annotations
 
 import enum
-from typing import Dict, Mapping
+from typing import Dict, Final, Mapping
 
-from typing_extensions import Final
 
 
 class HResult(enum.IntEnum):

@@ -16,9 +16,8 @@ The tables (names, messages, sources) are in :mod:`pyhcs._hresults`.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Dict, Final, List, Mapping, Optional, Tuple, Type, Union
 
-from typing_extensions import Final
 
 from ._hresults import (
     FACILITY_NAMES,

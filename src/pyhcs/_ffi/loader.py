@@ -151,9 +151,9 @@ class LazyLibrary:
 
 def _declared(header: str) -> "frozenset[str]":
     import re
-    from pathlib import Path
 
-    text = (Path(__file__).parent / "decl" / header).read_text(encoding="ascii")
+    with open(os.path.join(os.path.dirname(__file__), "decl", header), encoding="ascii") as f:
+        text = f.read()
     return frozenset(re.findall(r"WINAPI\s+(\w+)\s*\(", text))
 
 

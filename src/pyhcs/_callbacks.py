@@ -1,0 +1,108 @@
+"""The native callbacks of HCS, one trampoline per callback type, and the registry of their live contexts.
+
+HCS calls back on its own threads with the ``void *context`` we registered. That context is an integer key into a
+registry, never a pointer to a Python object that may be collected (cffi's pitfall: a dangling ``new_handle`` is a
+fatal "from_handle() points to garbage"). Each context stays in its registry until its last callback has run.
+The trampolines (created once, never freed) never let an exception escape into C: they hand it to the context,
+so the waiter sees it instead of hanging.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import traceback
+from typing import Any, Dict, Optional, Protocol
+
+from ._ffi import ffi
+
+_local = threading.local()
+
+
+def in_hcs_callback() -> bool:
+    """True on a thread that is running one of our HCS callbacks right now."""
+    return getattr(_local, "depth", 0) > 0
+
+
+class OperationContext(Protocol):
+    def _on_native_completion(self, operation: Any) -> None: ...
+
+    def _on_native_error(self, exc: BaseException) -> None: ...
+
+
+class EventContext(Protocol):
+    def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any) -> None: ...
+
+
+class Registry:
+    """Integer keys for live callback contexts (dict operations are atomic under the GIL)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._items: Dict[int, Any] = {}
+        self._keys = itertools.count(1)
+
+    def add(self, context: Any) -> int:
+        key = next(self._keys)
+        self._items[key] = context
+        return key
+
+    def get(self, key: int) -> Any:
+        return self._items.get(key)
+
+    def discard(self, key: int) -> None:
+        self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def snapshot(self) -> "list[Any]":
+        return list(self._items.values())
+
+
+operations = Registry("operation completions")
+events = Registry("event callbacks")
+
+_cast = ffi.cast
+_string = ffi.string
+_NULL = ffi.NULL
+
+
+def _on_operation_completion(operation: Any, context: Any) -> None:
+    _local.depth = getattr(_local, "depth", 0) + 1
+    target = None
+    try:
+        target = operations.get(int(_cast("uintptr_t", context)))
+        if target is not None:
+            target._on_native_completion(operation)
+    except BaseException as exc:  # noqa: BLE001 - must not unwind into C
+        if target is not None:
+            target._on_native_error(exc)
+        else:
+            traceback.print_exc()
+    finally:
+        _local.depth -= 1
+
+
+def _on_event(event: Any, context: Any) -> None:
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        target = events.get(int(_cast("uintptr_t", context)))
+        if target is not None:
+            data = event.EventData
+            target._on_native_event(event.Type, None if data == _NULL else _string(data), event.Operation)
+    except BaseException:  # noqa: BLE001 - must not unwind into C; the context reports its own failures
+        traceback.print_exc()
+    finally:
+        _local.depth -= 1
+
+
+#: The one HCS_OPERATION_COMPLETION trampoline; lives as long as the module (i.e. the process).
+operation_trampoline = ffi.callback("HCS_OPERATION_COMPLETION", _on_operation_completion)
+#: The one HCS_EVENT_CALLBACK trampoline.
+event_trampoline = ffi.callback("HCS_EVENT_CALLBACK", _on_event)
+
+
+def context_pointer(key: int) -> Any:
+    """The ``void *`` that carries *key* through HCS."""
+    return _cast("void *", key)

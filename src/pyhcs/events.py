@@ -1,0 +1,269 @@
+"""Events of a compute system or process handle.
+
+HCS allows one event callback per handle (a second registration fails with
+HCS_E_OPERATION_SYSTEM_CALLBACK_ALREADY_SET, HCSHResult.md), so each pyhcs handle registers exactly one -- through
+the shared trampoline -- and fans events out to: the built-in exit waiter, user callbacks (run on the pyhcs event
+thread, never an HCS thread), and async iterators. SystemExited carries a SystemExitStatus, ProcessExited a
+ProcessStatus (HCS_EVENT.md); ServiceDisconnect means vmcompute went away, so every pending wait on the handle
+fails with ``HcsServiceDisconnectedError``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional, Tuple, Union
+
+from . import _callbacks
+from ._delivery import LoopDelivery, callback_thread, delivery_for, reject, resolve
+from .enums import EventType
+from .errors import HcsClosedError, HcsError, HcsServiceDisconnectedError
+
+if TYPE_CHECKING:
+    import asyncio
+
+HCS_E_SERVICE_DISCONNECT = 0x8037011E
+ERROR_INVALID_HANDLE_HRESULT = 0x80070006
+
+
+class Event(NamedTuple):
+    """One HCS event: its type, its EventData (parsed JSON when it is JSON), and whose it is."""
+
+    type: Union[EventType, int]
+    data: Any
+    raw: Optional[str]
+    system_id: Optional[str]
+    process_id: Optional[int] = None
+
+
+def _parse(raw: Optional[str]) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _event_type(value: int) -> Union[EventType, int]:
+    try:
+        return EventType(value & 0xFFFFFFFF)
+    except ValueError:
+        return value & 0xFFFFFFFF
+
+
+EventCallback = Callable[[Event], None]
+_END = object()
+
+
+class EventHub:
+    """The single HCS event registration of one handle, and everything listening to it."""
+
+    def __init__(self, exit_event: EventType, system_id: Optional[str], process_id: Optional[int] = None) -> None:
+
+        self.key = _callbacks.events.add(self)
+        self._exit_type = exit_event
+        self._system_id = system_id
+        self._process_id = process_id
+        self._lock = threading.Lock()
+        self._callbacks: List[EventCallback] = []
+        self._streams: List["EventStream"] = []
+        self._exit_data: Any = None
+        self._exited = threading.Event()
+        self._failure: Optional[HcsError] = None
+        self._exit_waiters: List[Tuple[LoopDelivery, "asyncio.Future[Any]"]] = []
+
+    # -- fed by HCS ----------------------------------------------------------------------------------------
+    def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any) -> None:
+        event = Event(_event_type(event_type), _parse(event_data), event_data, self._system_id, self._process_id)
+        if event.type == self._exit_type:
+            self.set_exit(event.data)
+        elif event.type == EventType.SERVICE_DISCONNECT:
+            self.fail(
+                HcsServiceDisconnectedError(
+                    HCS_E_SERVICE_DISCONNECT,
+                    "the HCS service disconnected (vmcompute stopped or crashed); this handle gets no more events",
+                    name="HCS_E_SERVICE_DISCONNECT",
+                    system_id=self._system_id,
+                    process_id=self._process_id,
+                ),
+                event,
+            )
+            return
+        self._fan_out(event, final=event.type == self._exit_type)
+
+    def _fan_out(self, event: Event, final: bool) -> None:
+        with self._lock:
+            callbacks = list(self._callbacks)
+            streams = list(self._streams)
+            if final:
+                self._streams = []
+        if callbacks:
+            thread = callback_thread()
+            for cb in callbacks:
+                thread.call(cb, event)
+        for stream in streams:
+            stream._push(event)
+            if final:
+                stream._push(_END)
+
+    # -- exit ----------------------------------------------------------------------------------------------
+    def set_exit(self, data: Any) -> bool:
+        """Record the exit document; False if an exit was already recorded (exit is reported exactly once)."""
+        with self._lock:
+            if self._exited.is_set():
+                return False
+            self._exit_data = data
+            self._exited.set()
+            waiters, self._exit_waiters = self._exit_waiters, []
+        for delivery, future in waiters:
+            delivery.call(resolve, future, data)
+        return True
+
+    @property
+    def exited(self) -> bool:
+        return self._exited.is_set()
+
+    @property
+    def exit_data(self) -> Any:
+        return self._exit_data
+
+    def fail(self, error: HcsError, event: Optional[Event] = None) -> None:
+        """Fail every pending and future wait with *error* (service disconnect, handle closed); end the streams."""
+        with self._lock:
+            if self._failure is None:
+                self._failure = error
+            waiters, self._exit_waiters = self._exit_waiters, []
+            streams, self._streams = self._streams, []
+            callbacks = list(self._callbacks)
+        self._exited.set()
+        for delivery, future in waiters:
+            delivery.call(reject, future, error)
+        if event is not None and callbacks:
+            thread = callback_thread()
+            for cb in callbacks:
+                thread.call(cb, event)
+        for stream in streams:
+            if event is not None:
+                stream._push(event)
+            stream._push(_END)
+
+    def wait_exit(self, timeout: Optional[float], what: str) -> Any:
+        if not self._exited.wait(timeout):
+            from .errors import error_from_hresult
+
+            raise error_from_hresult(
+                0x80370118,
+                {"Error": 0x80370118 - (1 << 32), "ErrorMessage": f"{what} did not exit within {timeout} s"},
+                function="wait",
+                system_id=self._system_id,
+                process_id=self._process_id,
+            )
+        return self._exit_result()
+
+    def _exit_result(self) -> Any:
+        if self._exit_data is None and self._failure is not None:
+            raise self._failure
+        return self._exit_data
+
+    async def wait_exit_async(self) -> Any:
+
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[Any]" = loop.create_future()
+        with self._lock:
+            if not self._exited.is_set():
+                self._exit_waiters.append((delivery_for(loop), future))
+                pending = True
+            else:
+                pending = False
+        if pending:
+            return await future
+        return self._exit_result()
+
+    # -- listeners -----------------------------------------------------------------------------------------
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        with self._lock:
+            self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def stream(self) -> "EventStream":
+
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        stream = EventStream(self, delivery_for(loop))
+        with self._lock:
+            ended = self._failure is not None or self._exited.is_set()
+            if not ended:
+                self._streams.append(stream)
+        if ended:
+            stream._push(_END)
+        return stream
+
+    def _remove_stream(self, stream: "EventStream") -> None:
+        with self._lock:
+            if stream in self._streams:
+                self._streams.remove(stream)
+
+    def closed(self, what: str) -> None:
+        """The handle is closing: wake every waiter with a clear 'closed' error."""
+        self.fail(
+            HcsClosedError(
+                ERROR_INVALID_HANDLE_HRESULT, f"{what} was closed", name="ERROR_INVALID_HANDLE",
+                system_id=self._system_id, process_id=self._process_id,
+            )
+        )
+
+    def release(self) -> None:
+        """Forget the registry entry: HcsClose* returned, so HCS calls this context no more."""
+        _callbacks.events.discard(self.key)
+        with self._lock:
+            self._callbacks = []
+
+
+class EventStream:
+    """``async for event in stream``: the events of one handle, ending after the exit event, a service
+    disconnect, or close."""
+
+    def __init__(self, hub: EventHub, delivery: LoopDelivery) -> None:
+        import asyncio
+
+        self._hub = hub
+        self._delivery = delivery
+        self._queue: "asyncio.Queue[Any]" = asyncio.Queue()
+        self._ended = False
+
+    def _push(self, item: Any) -> None:  # any thread
+        self._delivery.call(self._queue.put_nowait, item)
+
+    def __aiter__(self) -> "EventStream":
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._ended:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is _END:
+            self._ended = True
+            self._hub._remove_stream(self)
+            raise StopAsyncIteration
+        assert isinstance(item, Event)
+        return item
+
+    async def aclose(self) -> None:
+        self._ended = True
+        self._hub._remove_stream(self)
+
+    async def __aenter__(self) -> "EventStream":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()

@@ -1,0 +1,486 @@
+"""Running an HCS operation: the one choke point every HCS call that takes an HCS_OPERATION goes through.
+
+HCS's contract (HcsCreateOperation.md, HcsWaitForOperationResult.md): a function that takes an operation and returns
+S_OK has only *started*; the real result, and an optional JSON result document (a ResultError on failure), come
+from waiting for the operation. The sequence is always: create operation -> call -> wait (or completion callback)
+-> close, and failures go through ``errors.error_from_hresult`` with the function name and ids attached.
+
+Never abandon an operation (hcsshim internal/hcs/v2/operation.go, internal/computecore/computecore.go): when a
+synchronous wait times out, HcsCancelOperation is tried (documented to return E_NOTIMPL), the timeout is raised,
+and the operation -- with its handle, the handles it uses and the buffers it was given -- is adopted by a background
+thread that waits for HCS to finish before releasing anything. An awaited operation whose task is cancelled runs to
+completion the same way, its context kept in the registry until its completion callback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Generator, List, NamedTuple, Optional, Sequence, Tuple
+
+from . import _callbacks
+from ._delivery import LoopDelivery, delivery_for, reject, resolve
+from ._ffi import ffi, lib
+from ._strings import parse_document, take_wide
+from .enums import INFINITE, OperationType
+from .errors import HcsError, error_from_hresult
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ._handles import Lease
+
+HCS_E_OPERATION_TIMEOUT = 0x80370118
+HCS_E_OPERATION_PENDING = 0x80370117
+E_OUTOFMEMORY = 0x8007000E
+_MAX_FINITE_MS = 0xFFFFFFFE
+
+_NULL = ffi.NULL
+_new = ffi.new
+_cast = ffi.cast
+
+
+def timeout_ms(timeout: Optional[float]) -> int:
+    """HCS wait timeout in milliseconds for *timeout* seconds (None: INFINITE)."""
+    if timeout is None:
+        return INFINITE
+    if timeout != timeout or timeout < 0:  # NaN or negative
+        raise ValueError(f"timeout must be None or >= 0 seconds, not {timeout!r}")
+    ms = int(timeout * 1000)
+    return ms if ms <= _MAX_FINITE_MS else _MAX_FINITE_MS
+
+
+class ProcessInfo(NamedTuple):
+    """HCS_PROCESS_INFORMATION: the process id and its std handles, owned by the caller (None: not created).
+    Handle values are Win32 HANDLEs on Windows and file descriptors elsewhere (the fake's convention)."""
+
+    process_id: int
+    stdin: Optional[int]
+    stdout: Optional[int]
+    stderr: Optional[int]
+
+
+def _handle_value(handle: Any) -> Optional[int]:
+    if handle == _NULL:
+        return None
+    value = int(_cast("intptr_t", handle))
+    return None if value == -1 else value  # INVALID_HANDLE_VALUE: stream not created (hcsshim v2/utils.go)
+
+
+def _process_info(info: Any) -> ProcessInfo:
+    return ProcessInfo(
+        int(info.ProcessId), _handle_value(info.StdInput), _handle_value(info.StdOutput), _handle_value(info.StdError)
+    )
+
+
+def _discard_process_info(info: Optional[ProcessInfo]) -> None:
+    if info is not None:
+        from ._stdio import close_handle
+
+        for h in (info.stdin, info.stdout, info.stderr):
+            if h is not None:
+                close_handle(h)
+
+
+class Operation:
+    """One HCS_OPERATION tracking one HCS call (``id``, ``type``, the system/process it acts on, its result).
+
+    Wait for it with ``wait(timeout)`` or ``await operation``. The handle is closed by pyhcs when HCS is done."""
+
+    __slots__ = (
+        "function",
+        "system_id",
+        "process_id",
+        "_handle",
+        "_key",
+        "_leases",
+        "_keep",
+        "_want_info",
+        "_lock",
+        "_outcome",
+        "_waiters",
+        "_done",
+        "_disposed",
+        "_adopted",
+        "process_info",
+        "_id",
+        "_type",
+        "_after",
+    )
+
+    def __init__(
+        self,
+        function: str,
+        *,
+        leases: Sequence["Lease"] = (),
+        process_info: bool = False,
+        notify: bool = False,
+        system_id: Optional[str] = None,
+        process_id: Optional[int] = None,
+    ) -> None:
+        self.function = function
+        self.system_id = system_id
+        self.process_id = process_id
+        self.process_info: Optional[ProcessInfo] = None
+        self._want_info = process_info
+        self._keep: Any = None
+        self._lock = threading.Lock()
+        self._after: Optional[List[Callable[[], None]]] = None
+        self._outcome: Optional[Tuple[Any, Optional[BaseException]]] = None
+        self._waiters: Optional[List[Tuple[LoopDelivery, "asyncio.Future[Any]"]]] = None
+        self._done: Optional[threading.Event] = None
+        self._disposed = False
+        self._adopted = False
+        self._id: Optional[int] = None
+        self._type: Optional[OperationType] = None
+        acquired: List["Lease"] = []
+        try:
+            for lease in leases:
+                lease.acquire()
+                acquired.append(lease)
+        except BaseException:
+            for lease in acquired:
+                lease.release()
+            raise
+        self._leases = acquired
+        if notify:
+            self._waiters = []
+            self._key = _callbacks.operations.add(self)
+            handle = lib.HcsCreateOperation(_callbacks.context_pointer(self._key), _callbacks.operation_trampoline)
+        else:
+            self._key = 0
+            handle = lib.HcsCreateOperation(_NULL, _NULL)
+        if handle == _NULL:
+            self._handle = _NULL
+            self._dispose()
+            raise error_from_hresult(E_OUTOFMEMORY, function="HcsCreateOperation")
+        self._handle = handle
+
+    # -- starting -------------------------------------------------------------------------------------------
+    def start(self, call: Callable[[Any], int], keep: Any = None) -> "Operation":
+        """Run ``call(operation_handle)`` (an HCS function); a failing HRESULT means nothing was started."""
+        self._keep = keep  # input buffers stay alive until HCS is finished with the operation
+        try:
+            hr = call(self._handle)
+        except BaseException:
+            self._dispose()
+            raise
+        if hr < 0:
+            # Nothing was started, but HCS may have put a ResultError on the operation (e.g. HCS_E_INVALID_JSON).
+            doc = _new("PWSTR *")
+            lib.HcsGetOperationResult(self._handle, doc)
+            text = take_wide(doc[0])
+            self._dispose()
+            raise self._error(hr, text)
+        return self
+
+    # -- facts --------------------------------------------------------------------------------------------
+    def keep_facts(self) -> "Operation":
+        """Make ``id`` and ``type`` readable after pyhcs closed the operation (read just before closing)."""
+        self._id = -1
+        return self
+
+    @property
+    def id(self) -> Optional[int]:
+        """HcsGetOperationId (read while the operation is open; see ``keep_facts``)."""
+        with self._lock:
+            if self._id in (None, -1) and not self._disposed:
+                return int(lib.HcsGetOperationId(self._handle))
+        return None if self._id == -1 else self._id
+
+    @property
+    def type(self) -> Optional[OperationType]:
+        """HcsGetOperationType: the kind of call this operation tracks."""
+        with self._lock:
+            if self._type is None and not self._disposed:
+                return OperationType(lib.HcsGetOperationType(self._handle))
+        return self._type
+
+    def done(self) -> bool:
+        return self._outcome is not None
+
+    @property
+    def result(self) -> Any:
+        """The parsed result document; raises the operation's error, or RuntimeError while it runs."""
+        outcome = self._outcome
+        if outcome is None:
+            raise RuntimeError(f"{self.function} has not completed")
+        if outcome[1] is not None:
+            raise outcome[1]
+        return outcome[0]
+
+    # -- waiting (synchronous) ----------------------------------------------------------------------------
+    def wait(self, timeout: Optional[float] = None) -> Any:
+        """Wait for HCS to finish the call; return its parsed result document or raise its error.
+
+        On timeout raises ``HcsTimeoutError``; the operation keeps running and is released when HCS finishes."""
+        if self._key or self._adopted or self._disposed:
+            return self._wait_event(timeout)
+        ms = timeout_ms(timeout)
+        doc = _new("PWSTR *")
+        if self._want_info:
+            info = _new("HCS_PROCESS_INFORMATION *")
+            hr = lib.HcsWaitForOperationResultAndProcessInfo(self._handle, ms, info, doc)
+        else:
+            info = None
+            hr = lib.HcsWaitForOperationResult(self._handle, ms, doc)
+        text = take_wide(doc[0])
+        if (hr & 0xFFFFFFFF) == HCS_E_OPERATION_TIMEOUT and self._still_running():
+            self._abandon_wait(timeout)
+        self._dispose()
+        value, exc = self._outcome_from(hr, text, info)
+        self._outcome = (value, exc)
+        if exc is not None:
+            raise exc
+        return value
+
+    def _still_running(self) -> bool:
+        # A wait timeout and an operation that itself failed with HCS_E_OPERATION_TIMEOUT look alike: ask.
+        hr: int = lib.HcsGetOperationResult(self._handle, _NULL)
+        return (hr & 0xFFFFFFFF) == HCS_E_OPERATION_PENDING
+
+    def _abandon_wait(self, timeout: Optional[float]) -> None:
+        lib.HcsCancelOperation(self._handle)  # documented E_NOTIMPL; tried anyway, as hcsshim does
+        self._done = threading.Event()
+        self._waiters = []
+        self._adopted = True
+        _reaper.adopt(self)
+        raise error_from_hresult(
+            HCS_E_OPERATION_TIMEOUT,
+            {"Error": HCS_E_OPERATION_TIMEOUT - (1 << 32), "ErrorMessage": f"no result within {timeout} s; HCS keeps "
+             "running the operation and pyhcs releases it when it ends"},
+            function=self.function,
+            system_id=self.system_id,
+            process_id=self.process_id,
+        )
+
+    def _wait_event(self, timeout: Optional[float]) -> Any:
+        if self._outcome is None:
+            with self._lock:
+                finished = self._outcome is not None
+                if self._done is None:
+                    self._done = threading.Event()
+                done = self._done
+            if not finished and not done.wait(timeout):
+                raise error_from_hresult(
+                    HCS_E_OPERATION_TIMEOUT, function=self.function, system_id=self.system_id,
+                    process_id=self.process_id,
+                )
+        return self.result
+
+    # -- waiting (asyncio) --------------------------------------------------------------------------------
+    def __await__(self) -> Generator[Any, None, Any]:
+        if self._outcome is None:
+            lock = self._lock
+            if self._waiters is None:
+                raise RuntimeError(f"{self.function}: this operation was started for synchronous waiting; use wait()")
+            import asyncio
+
+            loop = asyncio.get_event_loop()
+            future: "asyncio.Future[Any]" = loop.create_future()
+            with lock:
+                pending = self._outcome is None
+                if pending:
+                    assert self._waiters is not None
+                    self._waiters.append((delivery_for(loop), future))
+            if pending:
+                return (yield from future.__await__())
+        return self.result
+
+    # -- completion ---------------------------------------------------------------------------------------
+    def _on_native_completion(self, operation: Any) -> None:
+        doc = _new("PWSTR *")
+        if self._want_info:
+            info = _new("HCS_PROCESS_INFORMATION *")
+            hr = lib.HcsGetOperationResultAndProcessInfo(operation, info, doc)
+        else:
+            info = None
+            hr = lib.HcsGetOperationResult(operation, doc)
+        text = take_wide(doc[0])
+        self._dispose()  # "An operation can be closed from within a callback" (HcsCloseOperation.md)
+        value, exc = self._outcome_from(hr, text, info)
+        self._finish(value, exc)
+
+    def _on_native_error(self, exc: BaseException) -> None:
+        self._dispose()
+        if self._outcome is None:
+            self._finish(None, exc)
+
+    def _finish(self, value: Any, exc: Optional[BaseException]) -> None:
+        with self._lock:
+            self._outcome = (value, exc)
+            waiters, self._waiters = self._waiters, None
+            done = self._done
+        if done is not None:
+            done.set()
+        if waiters:
+            for delivery, future in waiters:
+                if exc is None:
+                    delivery.call(self._deliver_value, future, value)
+                else:
+                    delivery.call(reject, future, exc)
+
+    def _deliver_value(self, future: "asyncio.Future[Any]", value: Any) -> None:
+        if future.done():  # the awaiting task was cancelled: nobody will own the std handles
+            _discard_process_info(self.process_info)
+            self.process_info = None
+        else:
+            future.set_result(value)
+
+    def _outcome_from(self, hr: int, text: Optional[str], info: Any) -> Tuple[Any, Optional[BaseException]]:
+        if hr < 0:
+            if info is not None:
+                _discard_process_info(_process_info(info))
+            return None, self._error(hr, text)
+        if info is not None:
+            self.process_info = _process_info(info)
+        try:
+            return parse_document(text), None
+        except ValueError as exc:
+            return None, exc
+
+    def _error(self, hr: int, text: Optional[str]) -> HcsError:
+        return error_from_hresult(hr, text, function=self.function, system_id=self.system_id, process_id=self.process_id)
+
+    def after_release(self, fn: Callable[[], None]) -> None:
+        """Run *fn* once HCS is done with this operation and pyhcs has released it (at once if it already is)."""
+        with self._lock:
+            if not self._disposed:
+                if self._after is None:
+                    self._after = []
+                self._after.append(fn)
+                return
+        fn()
+
+    def _dispose(self) -> None:
+        with self._lock:
+            if self._disposed:
+                return
+            if self._id == -1 and self._handle != _NULL:  # keep_facts(): read them while the handle is open
+                self._id = int(lib.HcsGetOperationId(self._handle))
+                self._type = OperationType(lib.HcsGetOperationType(self._handle))
+            self._disposed = True
+            after, self._after = self._after, None
+        if self._handle != _NULL:
+            lib.HcsCloseOperation(self._handle)
+        if self._key:
+            _callbacks.operations.discard(self._key)
+        self._keep = None
+        leases, self._leases = self._leases, []
+        for lease in leases:
+            lease.release()
+        if after:
+            for fn in after:
+                fn()
+
+
+def run(
+    function: str,
+    call: Callable[[Any], int],
+    *,
+    keep: Any = None,
+    leases: Sequence["Lease"] = (),
+    timeout: Optional[float] = None,
+    process_info: bool = False,
+    system_id: Optional[str] = None,
+    process_id: Optional[int] = None,
+) -> Tuple[Any, Operation]:
+    """Create an operation, start ``call`` with it, wait, close: the synchronous path. Returns (document, op)."""
+    op = Operation(function, leases=leases, process_info=process_info, system_id=system_id, process_id=process_id)
+    op.start(call, keep)
+    return op.wait(timeout), op
+
+
+async def run_async(
+    function: str,
+    call: Callable[[Any], int],
+    *,
+    keep: Any = None,
+    leases: Sequence["Lease"] = (),
+    process_info: bool = False,
+    system_id: Optional[str] = None,
+    process_id: Optional[int] = None,
+) -> Tuple[Any, Operation]:
+    """The same as ``run`` completed through the operation's completion callback, for asyncio."""
+    op = Operation(
+        function, leases=leases, process_info=process_info, notify=True, system_id=system_id, process_id=process_id
+    )
+    op.start(call, keep)
+    return await op, op
+
+
+class _Reaper:
+    """Owns operations whose synchronous wait timed out until HCS finishes them."""
+
+    def __init__(self) -> None:
+        self._threads: "set[threading.Thread]" = set()
+        self._lock = threading.Lock()
+
+    def adopt(self, op: Operation) -> None:
+        t = threading.Thread(target=self._finish, args=(op,), name=f"pyhcs-reaper-{op.function}", daemon=True)
+        with self._lock:
+            self._threads.add(t)
+        t.start()
+
+    def _finish(self, op: Operation) -> None:
+        try:
+            doc = _new("PWSTR *")
+            if op._want_info:
+                info = _new("HCS_PROCESS_INFORMATION *")
+                hr = lib.HcsWaitForOperationResultAndProcessInfo(op._handle, INFINITE, info, doc)
+            else:
+                info = None
+                hr = lib.HcsWaitForOperationResult(op._handle, INFINITE, doc)
+            text = take_wide(doc[0])
+            op._dispose()
+            value, exc = op._outcome_from(hr, text, info)
+            _discard_process_info(op.process_info)  # the caller already gave up on this call
+            op.process_info = None
+            op._finish(value, exc)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def pending(self) -> "list[threading.Thread]":
+        with self._lock:
+            return list(self._threads)
+
+
+_reaper = _Reaper()
+
+#: How long interpreter exit waits for operations still in flight (seconds).
+EXIT_GRACE_SECONDS = 10.0
+
+
+def outstanding() -> int:
+    """Operations HCS has not finished yet (awaited or adopted after a timeout)."""
+    return len(_callbacks.operations) + len(_reaper.pending())
+
+
+def drain(timeout: float) -> bool:
+    """Wait until no operation is in flight; True if none is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        threads = _reaper.pending()
+        ops = _callbacks.operations.snapshot()
+        if not threads and not ops:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        for t in threads:
+            t.join(min(remaining, 0.05))
+        for op in ops:
+            if isinstance(op, Operation):
+                with op._lock:
+                    if op._done is None:
+                        op._done = threading.Event()
+                    done = op._done
+                done.wait(min(max(deadline - time.monotonic(), 0), 0.05))
+
+
+@atexit.register
+def _wait_at_exit() -> None:
+    # A completion callback that arrives after the interpreter is gone never returns to HCS: wait for them first.
+    drain(EXIT_GRACE_SECONDS)

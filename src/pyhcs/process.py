@@ -1,0 +1,503 @@
+"""Process: one process in a compute system, through an HCS_PROCESS handle.
+
+A process is described by ProcessParameters (SchemaReference.md): CommandLine, WorkingDirectory, Environment, User,
+EmulateConsole (a pseudo console; its output arrives on stdout, StdErrPipe is ignored), CreateStd*Pipe and
+ConsoleSize [height, width]. Its std handles are returned in HCS_PROCESS_INFORMATION and belong to the caller; pyhcs
+wraps them at once as binary files (``stdin``, ``stdout``, ``stderr``). The exit code comes from the ProcessExited
+event's ProcessStatus ("ExitCode is valid only if LastWaitResult is S_OK and Exited", HCS_EVENT.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union, cast
+
+from . import _stdio
+from ._callbacks import context_pointer, event_trampoline
+from ._ffi import ffi, lib
+from ._handles import Lease
+from ._strings import Document, document_arg, take_document
+from .enums import GENERIC_ALL, EventOptions, EventType
+from .errors import (
+    HcsAccessDeniedError,
+    HcsAlreadyStoppedError,
+    HcsError,
+    HcsNotFoundError,
+    check_hresult,
+)
+from .events import EventCallback, EventHub, EventStream
+from .operation import Operation, ProcessInfo, run, run_async, timeout_ms
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .schema import ProcessModifyRequest, ProcessParameters, ProcessStatus, SignalProcessOptions
+    from .system import ComputeSystem
+
+#: SignalProcessOptions.Signal names (Windows guests); an int is a Linux signal number (LCOW guests).
+SIGNALS = ("CtrlC", "CtrlBreak", "CtrlClose", "CtrlLogOff", "CtrlShutdown")
+HCS_E_OPERATION_TIMEOUT = 0x80370118
+
+_NULL = ffi.NULL
+
+
+def process_parameters(
+    command_line: Optional[str] = None,
+    *,
+    document: Union["ProcessParameters", Mapping[str, Any], None] = None,
+    working_directory: Optional[str] = None,
+    environment: Optional[Mapping[str, str]] = None,
+    user: Optional[str] = None,
+    emulate_console: bool = False,
+    console_size: Optional[Tuple[int, int]] = None,
+    stdin: bool = True,
+    stdout: bool = True,
+    stderr: bool = True,
+) -> Dict[str, Any]:
+    """Build a ProcessParameters document from keyword arguments (or take *document* as it is).
+
+    ``console_size`` is (height, width), the order of ProcessParameters.ConsoleSize."""
+    if document is not None:
+        if command_line is not None:
+            raise TypeError("pass either command_line (with keyword arguments) or document, not both")
+        if not isinstance(document, Mapping):
+            raise TypeError(f"document must be a ProcessParameters mapping, not {type(document).__name__}")
+        return dict(document)
+    if not isinstance(command_line, str):
+        raise TypeError("command_line must be a str")
+    params: Dict[str, Any] = {"CommandLine": command_line}
+    if working_directory is not None:
+        if not isinstance(working_directory, str):
+            raise TypeError("working_directory must be a str")
+        params["WorkingDirectory"] = working_directory
+    if environment is not None:
+        if not isinstance(environment, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in environment.items()
+        ):
+            raise TypeError("environment must map str to str")
+        if any(not k or "=" in k for k in environment):
+            raise ValueError("environment variable names must be non-empty and contain no '='")
+        params["Environment"] = dict(environment)
+    if user is not None:
+        params["User"] = user
+    if emulate_console:
+        params["EmulateConsole"] = True
+    if console_size is not None:
+        h, w = console_size
+        for v in (h, w):
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 0xFFFF:
+                raise ValueError(f"console size values must be integers in 0..65535, not {v!r}")
+        params["ConsoleSize"] = [h, w]
+    params["CreateStdInPipe"] = bool(stdin)
+    params["CreateStdOutPipe"] = bool(stdout)
+    params["CreateStdErrPipe"] = bool(stderr) and not emulate_console
+    return params
+
+
+def _signal_options(signal: Union[str, int, Mapping[str, Any]]) -> Document:
+    if isinstance(signal, Mapping):
+        return signal
+    if isinstance(signal, bool):
+        raise TypeError("signal must be a signal name, a signal number or SignalProcessOptions")
+    if isinstance(signal, int):
+        if not 0 < signal < 65:
+            raise ValueError(f"signal number out of range: {signal}")
+        return {"Signal": signal}
+    if isinstance(signal, str):
+        for name in SIGNALS:
+            if name.lower() == signal.lower():
+                return {"Signal": name}
+        raise ValueError(f"unknown signal {signal!r}; expected one of {', '.join(SIGNALS)} or a number")
+    raise TypeError("signal must be a signal name, a signal number or SignalProcessOptions")
+
+
+class CompletedProcess(NamedTuple):
+    """What ``ComputeSystem.run`` returns: (exit_code, stdout, stderr)."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+
+class Process:
+    """A process in a compute system. ``with`` closes the handle and the std files; the process itself keeps
+    running unless you ``terminate()`` it."""
+
+    stdin: Optional[IO[bytes]]
+    stdout: Optional[IO[bytes]]
+    stderr: Optional[IO[bytes]]
+
+    def __init__(self, system: "ComputeSystem", raw: Any, process_id: Optional[int],
+                 event_options: EventOptions = EventOptions.NONE) -> None:
+        self.system = system
+        self.pid = process_id or 0
+        self.stdin = self.stdout = self.stderr = None
+        self._hub = EventHub(EventType.PROCESS_EXITED, system.id, process_id)
+        self._lease = Lease(raw, lib.HcsCloseProcess, f"process {process_id} in {system.id!r}")
+        self._close_lock = threading.Lock()
+        self._closed = False
+        hr = lib.HcsSetProcessCallback(raw, int(event_options), context_pointer(self._hub.key), event_trampoline)
+        if hr < 0:
+            self._lease.close(on_closed=self._hub.release)
+            check_hresult(hr, function="HcsSetProcessCallback", system_id=system.id, process_id=process_id)
+
+    def __repr__(self) -> str:
+        return f"<Process {self.pid} in {self.system.id!r}{' exited' if self.exit_code is not None else ''}>"
+
+    # -- creating / opening --------------------------------------------------------------------------------
+    @classmethod
+    def _begin(cls, system: "ComputeSystem", command_line: Optional[str], notify: bool,
+               kwargs: Dict[str, Any]) -> Tuple["Process", Operation]:
+        event_options = kwargs.pop("event_options", EventOptions.NONE)
+        params = process_parameters(command_line, **kwargs)
+        arg = document_arg(params, "ProcessParameters")
+        out = ffi.new("HCS_PROCESS *")
+        sys_lease = system._lease_raw()
+        raw_system = sys_lease.raw
+        op = Operation("HcsCreateProcess", leases=(sys_lease,), process_info=True, notify=notify,
+                       system_id=system.id)
+        op.start(lambda h: lib.HcsCreateProcess(raw_system, arg, h, _NULL, out), keep=arg)
+        process = cls(system, out[0], None, event_options)
+        return process, op
+
+    def _attach(self, info: Optional[ProcessInfo]) -> None:
+        if info is not None:
+            self.pid = info.process_id
+            self._hub._process_id = info.process_id
+            self.stdin = _stdio.open_writer(info.stdin)
+            self.stdout = _stdio.open_reader(info.stdout)
+            self.stderr = _stdio.open_reader(info.stderr)
+        self._check_exited()
+
+    def _check_exited(self) -> None:
+        # The process may have exited before its event callback was registered; HcsWaitForProcessExit with a
+        # zero timeout tells without an operation (S_OK: exited, with its ProcessStatus).
+        if self._hub.exited:
+            return
+        result = ffi.new("PWSTR *")
+        raw = self._lease.acquire()
+        try:
+            hr = lib.HcsWaitForProcessExit(raw, 0, result)
+        finally:
+            self._lease.release()
+        status = take_document(result[0])
+        if hr >= 0 and isinstance(status, dict):
+            self._hub.set_exit(status)
+
+    @classmethod
+    def create(cls, system: "ComputeSystem", command_line: Optional[str] = None, *,
+               timeout: Optional[float] = None, **kwargs: Any) -> "Process":
+        """HcsCreateProcess in a running system. Keyword arguments: see ``process_parameters`` (document,
+        working_directory, environment, user, emulate_console, console_size, stdin, stdout, stderr) and
+        ``event_options``."""
+        process, op = cls._begin(system, command_line, False, kwargs)
+        try:
+            op.wait(timeout)
+        except BaseException:
+            op.after_release(process.close)
+            raise
+        process._attach(op.process_info)
+        return process
+
+    @classmethod
+    async def create_async(cls, system: "ComputeSystem", command_line: Optional[str] = None,
+                           **kwargs: Any) -> "Process":
+        process, op = cls._begin(system, command_line, True, kwargs)
+        try:
+            await op
+        except BaseException:
+            op.after_release(process.close)
+            raise
+        process._attach(op.process_info)
+        return process
+
+    @classmethod
+    def open(cls, system: "ComputeSystem", process_id: int) -> "Process":
+        """HcsOpenProcess: a handle to process *process_id* of *system* (no std handles: HCS gives them only to
+        the creator, or through HcsGetProcessInfo)."""
+        if not isinstance(process_id, int) or not 0 <= process_id <= 0xFFFFFFFF:
+            raise ValueError(f"process id must be a DWORD, not {process_id!r}")
+        out = ffi.new("HCS_PROCESS *")
+        lease = system._lease_raw()
+        raw = lease.acquire()
+        try:
+            hr = lib.HcsOpenProcess(raw, process_id, GENERIC_ALL, out)
+        finally:
+            lease.release()
+        check_hresult(hr, function="HcsOpenProcess", system_id=system.id, process_id=process_id)
+        process = cls(system, out[0], process_id)
+        process._check_exited()
+        return process
+
+    # -- the one way this class runs an operation ----------------------------------------------------------
+    def _call(self, function: str, document: Document, timeout: Optional[float], what: str,
+              with_document: bool = True, process_info: bool = False) -> Tuple[Any, Operation]:
+        fn = getattr(lib, function)
+        raw = self._lease.raw
+        arg = document_arg(document, what)
+        call = (lambda h: fn(raw, h, arg)) if with_document else (lambda h: fn(raw, h))
+        return run(function, call, keep=arg, leases=(self._lease,), timeout=timeout, process_info=process_info,
+                   system_id=self.system.id, process_id=self.pid)
+
+    async def _call_async(self, function: str, document: Document, what: str, with_document: bool = True,
+                          process_info: bool = False) -> Tuple[Any, Operation]:
+        fn = getattr(lib, function)
+        raw = self._lease.raw
+        arg = document_arg(document, what)
+        call = (lambda h: fn(raw, h, arg)) if with_document else (lambda h: fn(raw, h))
+        return await run_async(function, call, keep=arg, leases=(self._lease,), process_info=process_info,
+                               system_id=self.system.id, process_id=self.pid)
+
+    # -- control -------------------------------------------------------------------------------------------
+    def signal(self, signal: Union[str, int, "SignalProcessOptions"], *, timeout: Optional[float] = None) -> None:
+        """HcsSignalProcess: "CtrlC", "CtrlBreak", "CtrlClose", "CtrlLogOff", "CtrlShutdown" (Windows guests) or a
+        signal number (Linux guests)."""
+        self._call("HcsSignalProcess", _signal_options(signal), timeout, "SignalProcessOptions")
+
+    async def signal_async(self, signal: Union[str, int, "SignalProcessOptions"]) -> None:
+        await self._call_async("HcsSignalProcess", _signal_options(signal), "SignalProcessOptions")
+
+    def _already_gone(self, exc: HcsError) -> bool:
+        # A second terminate gives HCS_E_PROCESS_ALREADY_STOPPED, ERROR_NOT_FOUND or E_ACCESSDENIED
+        # (hcsshim internal/hcs/v2/process.go Kill); none of them is the caller's problem.
+        return isinstance(exc, (HcsAlreadyStoppedError, HcsNotFoundError, HcsAccessDeniedError))
+
+    def terminate(self, *, timeout: Optional[float] = None) -> bool:
+        """HcsTerminateProcess. Returns False (not an error) when the process had already exited."""
+        try:
+            self._call("HcsTerminateProcess", None, timeout, "options")
+        except HcsError as exc:
+            if self._already_gone(exc):
+                return False
+            raise
+        return True
+
+    async def terminate_async(self) -> bool:
+        try:
+            await self._call_async("HcsTerminateProcess", None, "options")
+        except HcsError as exc:
+            if self._already_gone(exc):
+                return False
+            raise
+        return True
+
+    def modify(self, request: Union["ProcessModifyRequest", Mapping[str, Any], str], *,
+               timeout: Optional[float] = None) -> None:
+        """HcsModifyProcess with a ProcessModifyRequest."""
+        self._call("HcsModifyProcess", request, timeout, "ProcessModifyRequest")
+
+    def resize_console(self, width: int, height: int, *, timeout: Optional[float] = None) -> None:
+        """Resize the pseudo console of a process created with emulate_console."""
+        for v in (width, height):
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= 0xFFFF:
+                raise ValueError(f"console width/height must be integers in 1..65535, not {v!r}")
+        self.modify({"Operation": "ConsoleSize", "ConsoleSize": {"Height": height, "Width": width}}, timeout=timeout)
+
+    async def resize_console_async(self, width: int, height: int) -> None:
+        for v in (width, height):
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= 0xFFFF:
+                raise ValueError(f"console width/height must be integers in 1..65535, not {v!r}")
+        await self._call_async("HcsModifyProcess", {"Operation": "ConsoleSize",
+                                                    "ConsoleSize": {"Height": height, "Width": width}},
+                               "ProcessModifyRequest")
+
+    def close_stdin(self, *, timeout: Optional[float] = None) -> None:
+        """Signal end of input: close our end of stdin and ask HCS to close the process's
+        (ProcessModifyRequest CloseHandle StdIn, as hcsshim's CloseStdin)."""
+        if self.stdin is not None and not self.stdin.closed:
+            self.stdin.close()
+        try:
+            self.modify({"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}}, timeout=timeout)
+        except HcsError as exc:
+            if not self._already_gone(exc) and self.exit_code is None:
+                raise
+
+    async def close_stdin_async(self) -> None:
+        if self.stdin is not None and not self.stdin.closed:
+            self.stdin.close()
+        try:
+            await self._call_async("HcsModifyProcess", {"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}},
+                                   "ProcessModifyRequest")
+        except HcsError as exc:
+            if not self._already_gone(exc) and self.exit_code is None:
+                raise
+
+    def properties(self, query: Document = None, *, timeout: Optional[float] = None) -> "ProcessStatus":
+        """HcsGetProcessProperties: the ProcessStatus (ProcessId, Exited, ExitCode, LastWaitResult)."""
+        result, _ = self._call("HcsGetProcessProperties", query, timeout, "property query")
+        return cast("ProcessStatus", result or {})
+
+    async def properties_async(self, query: Document = None) -> "ProcessStatus":
+        result, _ = await self._call_async("HcsGetProcessProperties", query, "property query")
+        return cast("ProcessStatus", result or {})
+
+    def process_info(self, *, timeout: Optional[float] = None) -> ProcessInfo:
+        """HcsGetProcessInfo: a fresh set of std handles (yours to close) and the process id."""
+        _, op = self._call("HcsGetProcessInfo", None, timeout, "", with_document=False, process_info=True)
+        assert op.process_info is not None
+        return op.process_info
+
+    # -- exit ----------------------------------------------------------------------------------------------
+    @property
+    def exit_code(self) -> Optional[int]:
+        """The exit code once ProcessExited arrived (None before)."""
+        status = self._hub.exit_data
+        if not isinstance(status, dict):
+            return None
+        return _exit_code(status)
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        """Wait for ProcessExited and return the exit code (HcsTimeoutError on timeout)."""
+        status = self._hub.wait_exit(timeout, f"process {self.pid}")
+        return _exit_code(status)
+
+    async def wait_async(self) -> int:
+        return _exit_code(await self._hub.wait_exit_async())
+
+    @property
+    def exit_status(self) -> Optional["ProcessStatus"]:
+        return cast(Optional["ProcessStatus"], self._hub.exit_data)
+
+    def on_event(self, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback(event)`` for this process's events on the pyhcs event thread."""
+        return self._hub.subscribe(callback)
+
+    def events(self) -> EventStream:
+        return self._hub.stream()
+
+    # -- I/O -----------------------------------------------------------------------------------------------
+    def communicate(self, input: Optional[bytes] = None, timeout: Optional[float] = None) -> Tuple[bytes, bytes]:
+        """Write *input* to stdin (then close it), read stdout and stderr to EOF, wait for exit."""
+        results: Dict[str, bytes] = {}
+        errors: List[BaseException] = []
+
+        def read(name: str, f: Optional[IO[bytes]]) -> None:
+            try:
+                results[name] = _stdio.read_all(f)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=read, args=(n, f), daemon=True)
+                   for n, f in (("stdout", self.stdout), ("stderr", self.stderr)) if f is not None]
+        for t in threads:
+            t.start()
+        if self.stdin is not None and not self.stdin.closed:
+            try:
+                if input:
+                    self.stdin.write(input)
+            except BrokenPipeError:
+                pass
+            finally:
+                self.close_stdin(timeout=timeout)
+        self.wait(timeout)
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return results.get("stdout", b""), results.get("stderr", b"")
+
+    async def streams(self) -> Tuple[Optional[_stdio.StdinWriter], Optional[asyncio.StreamReader],
+                                     Optional[asyncio.StreamReader]]:
+        """asyncio streams over stdin/stdout/stderr (each None when that pipe was not created)."""
+        w = _stdio.StdinWriter(self.stdin) if self.stdin is not None else None
+        out = await _stdio.reader_stream(self.stdout) if self.stdout is not None else None
+        err = await _stdio.reader_stream(self.stderr) if self.stderr is not None else None
+        return w, out, err
+
+    # -- closing -------------------------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the handle and the std files (idempotent); the process keeps running. Waiters get
+        HcsClosedError."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        for f in (self.stdin, self.stdout, self.stderr):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        self._hub.closed(f"process {self.pid}")
+        self._lease.close(on_closed=self._hub.release)
+
+    def __enter__(self) -> "Process":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Process":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _exit_code(status: Any) -> int:
+    if not isinstance(status, dict):
+        raise HcsError(message=f"ProcessExited carried no ProcessStatus: {status!r}")
+    code = status.get("ExitCode")
+    if status.get("LastWaitResult", 0) not in (0, None) or code is None:
+        raise HcsError(
+            int(status.get("LastWaitResult") or 0x80004005) & 0xFFFFFFFF,
+            f"the process exit code is not known (ProcessStatus {status})",
+        )
+    return int(code) & 0xFFFFFFFF
+
+
+def run_process(system: "ComputeSystem", command_line: str, *, input: Optional[bytes] = None,
+                timeout: Optional[float] = None, **kwargs: Any) -> CompletedProcess:
+    kwargs.setdefault("stdin", input is not None)
+    with Process.create(system, command_line, timeout=timeout, **kwargs) as process:
+        try:
+            out, err = process.communicate(input, timeout)
+        except BaseException:
+            process.terminate()
+            raise
+        code = process.wait(0)
+        return CompletedProcess(code, out, err)
+
+
+async def run_process_async(system: "ComputeSystem", command_line: str, *, input: Optional[bytes] = None,
+                            **kwargs: Any) -> CompletedProcess:
+    kwargs.setdefault("stdin", input is not None)
+    process = await Process.create_async(system, command_line, **kwargs)
+    try:
+        stdin, stdout, stderr = await process.streams()
+
+        async def feed() -> None:
+            if stdin is not None:
+                if input:
+                    try:
+                        await stdin.write(input)
+                    except BrokenPipeError:
+                        pass
+                await stdin.close()
+                await process.close_stdin_async()
+
+        async def drain(r: Optional[asyncio.StreamReader]) -> bytes:
+            if r is None:
+                return b""
+            try:
+                return await r.read()
+            except OSError as exc:
+                if _stdio.is_pty_eof(exc):
+                    return b""
+                raise
+
+        try:
+            import asyncio
+
+            _, out, err = await asyncio.gather(feed(), drain(stdout), drain(stderr))
+            code = await process.wait_async()
+        except BaseException:
+            await process.terminate_async()
+            raise
+        return CompletedProcess(code, out, err)
+    finally:
+        process.close()

@@ -1,0 +1,115 @@
+"""The asyncio API: the same operations completed through HCS's completion callback (a native thread) into the
+event loop with coalesced wakeups."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import pyhcs
+from pyhcs import ComputeSystem
+from tests.support import container_document, sh, unique_id
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def test_lifecycle_async() -> None:
+    async def main() -> None:
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            await system.start_async()
+            assert (await system.properties_async())["State"] == "Running"
+            await system.pause_async()
+            await system.resume_async()
+            await system.shutdown_async()
+            assert (await system.wait_async())["ExitType"] == "GracefulExit"
+
+    run(main())
+
+
+def test_many_operations_in_flight() -> None:
+    async def main() -> None:
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            await system.start_async()
+            results = await asyncio.gather(*(system.properties_async() for _ in range(500)))
+            assert all(r["State"] == "Running" for r in results)
+
+    run(main())
+
+
+def test_errors_arrive_typed_through_the_callback() -> None:
+    async def main() -> None:
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            with pytest.raises(pyhcs.HcsInvalidStateError) as info:
+                await system.pause_async()
+            assert info.value.function == "HcsPauseComputeSystem"
+        with pytest.raises(pyhcs.HcsInvalidJsonError):
+            await ComputeSystem.create_async(unique_id(), "[broken")
+
+    run(main())
+
+
+def test_cancelled_await_leaves_the_operation_to_finish(fake) -> None:
+    """A cancelled task must not crash the callback, leak the operation or close handles HCS still uses."""
+    async def main() -> None:
+        system = await ComputeSystem.create_async(unique_id(), container_document())
+        fake.set_latency("HcsStartComputeSystem", 200)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(system.start_async(), 0.02)
+        assert pyhcs.operation.outstanding() >= 1
+        system.close()
+        await asyncio.sleep(0.5)
+        assert pyhcs.operation.outstanding() == 0
+
+    run(main())
+    assert fake.wait_quiescent(5)
+
+
+def test_process_streams_and_run_async() -> None:
+    async def main() -> None:
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            await system.start_async()
+            results = await asyncio.gather(*(system.run_async(sh(f"echo {i}", f"cmd /c echo {i}")) for i in range(20)))
+            assert [r.stdout.strip() for r in results] == [str(i).encode() for i in range(20)]
+            r = await system.run_async(sh("cat", "cmd /c more"), input=b"abc\n")
+            assert r.stdout.strip() == b"abc" and r.exit_code == 0
+            process = await system.create_process_async(sh("echo one; echo two", "cmd /c \"echo one& echo two\""),
+                                                        stdin=False)
+            async with process:
+                _, stdout, _ = await process.streams()
+                lines = [line.strip() async for line in stdout]
+                assert lines == [b"one", b"two"]
+                assert await process.wait_async() == 0
+
+    run(main())
+
+
+def test_event_stream_ends_after_system_exit() -> None:
+    async def main() -> None:
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            await system.start_async()
+            async with system.events() as events:
+                await system.terminate_async()
+                seen = [e async for e in events]
+            assert [e.type for e in seen] == [pyhcs.EventType.SYSTEM_EXITED]
+            assert seen[0].data["ExitType"] == "ForcedExit"
+
+    run(main())
+
+
+def test_service_disconnect_fails_async_waits(fake) -> None:
+    async def main() -> None:
+        system = await ComputeSystem.create_async(unique_id(), container_document())
+        try:
+            await system.start_async()
+            waiter = asyncio.ensure_future(system.wait_async())
+            await asyncio.sleep(0.05)
+            fake.simulate_service_disconnect()
+            with pytest.raises(pyhcs.HcsServiceDisconnectedError):
+                await waiter
+        finally:
+            system.close()
+
+    run(main())

@@ -1,0 +1,23 @@
+"""The examples in docs/ are executed, so the documentation cannot rot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support import IS_WINDOWS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def python_blocks(path: Path):
+    return re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+
+
+@pytest.mark.skipif(IS_WINDOWS, reason="the guide's examples use POSIX shell command lines")
+@pytest.mark.parametrize("index", range(len(python_blocks(DOCS / "guide.md"))))
+def test_guide_example_runs(index: int, capsys) -> None:
+    code = python_blocks(DOCS / "guide.md")[index]
+    exec(compile(code, f"docs/guide.md example {index + 1}", "exec"), {"__name__": "__docs__"})

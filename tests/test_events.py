@@ -1,0 +1,100 @@
+"""Events: one registration per handle, fanned out to callbacks, iterators and waiters; closing races."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import pyhcs
+from pyhcs import ComputeSystem
+from tests.support import container_document, unique_id
+
+
+def test_callback_runs_on_pyhcs_thread_and_may_close() -> None:
+    """User callbacks never run on an HCS thread: closing from one must not deadlock (HcsCloseComputeSystem waits for
+    callbacks in flight)."""
+    system = ComputeSystem.create(unique_id(), container_document(), timeout=10)
+    system.start(timeout=10)
+    got = threading.Event()
+    threads = []
+
+    def on_event(event: pyhcs.Event) -> None:
+        threads.append(threading.current_thread().name)
+        system.close()
+        got.set()
+
+    system.on_event(on_event)
+    system.terminate(timeout=10)
+    assert got.wait(10)
+    assert threads == ["pyhcs-events"]
+    assert system._lease.wait_closed(5)
+
+
+def test_unsubscribe_stops_delivery() -> None:
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        system.start(timeout=10)
+        seen = []
+        unsubscribe = system.on_event(seen.append)
+        unsubscribe()
+        system.terminate(timeout=10)
+        system.wait(timeout=10)
+        from pyhcs._delivery import callback_thread
+
+        callback_thread().flush(5)
+        assert seen == []
+
+
+def test_service_disconnect_fails_every_wait(fake) -> None:
+    system = ComputeSystem.create(unique_id(), container_document(), timeout=10)
+    system.start(timeout=10)
+    process = system.create_process("sleep 30" if not pyhcs._stdio._IS_WINDOWS else "cmd /c ping -n 31 127.0.0.1",
+                                    stdin=False, timeout=10)
+    errors = []
+
+    def wait(fn) -> None:
+        try:
+            fn(timeout=10)
+        except pyhcs.HcsServiceDisconnectedError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wait, args=(fn,)) for fn in (system.wait, process.wait, system.wait)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    fake.simulate_service_disconnect()
+    for t in threads:
+        t.join(10)
+    assert len(errors) == 3
+    process.close()
+    system.close()
+
+
+def test_unexpected_exit_is_reported(fake) -> None:
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        system.start(timeout=10)
+        fake.simulate_unexpected_exit(system.id, 0x80370106)
+        status = system.wait(timeout=10)
+        assert status["ExitType"] == "UnexpectedExit"
+
+
+def test_close_racing_with_callbacks_in_flight() -> None:
+    """Close while exit events are being delivered, many times over: no deadlock, no crash, no leak."""
+    for _ in range(300):
+        system = ComputeSystem.create(unique_id(), container_document(), timeout=10)
+        system.start(timeout=10)
+        system.on_event(lambda e: None)
+        op = system.begin("HcsTerminateComputeSystem")
+        system.close()
+        op.wait(10)
+
+
+def test_second_registration_on_a_handle_is_refused() -> None:
+    """HCS_E_OPERATION_SYSTEM_CALLBACK_ALREADY_SET: one callback per handle."""
+    from pyhcs._ffi import ffi, lib
+
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        cb = ffi.callback("HCS_EVENT_CALLBACK", lambda e, c: None)
+        hr = lib.HcsSetComputeSystemCallback(system._lease.raw, 0, ffi.NULL, cb)
+        assert hr & 0xFFFFFFFF == 0x80370119
