@@ -81,7 +81,7 @@ def test_unexpected_exit_is_reported(fake) -> None:
 
 def test_close_racing_with_callbacks_in_flight() -> None:
     """Close while exit events are being delivered, many times over: no deadlock, no crash, no leak."""
-    for _ in range(300):
+    for _ in range(2000):
         system = ComputeSystem.create(unique_id(), container_document(), timeout=10)
         system.start(timeout=10)
         system.on_event(lambda e: None)

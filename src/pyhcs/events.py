@@ -72,11 +72,14 @@ class EventHub:
         self._exited = threading.Event()
         self._failure: Optional[HcsError] = None
         self._exit_waiters: List[Tuple[LoopDelivery, "asyncio.Future[Any]"]] = []
+        #: How many exit events HCS delivered to this handle (HCS reports an exit once per handle).
+        self.native_exit_events = 0
 
     # -- fed by HCS ----------------------------------------------------------------------------------------
     def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any) -> None:
         event = Event(_event_type(event_type), _parse(event_data), event_data, self._system_id, self._process_id)
         if event.type == self._exit_type:
+            self.native_exit_events += 1
             self.set_exit(event.data)
         elif event.type == EventType.SERVICE_DISCONNECT:
             self.fail(

@@ -47,4 +47,8 @@ FAKEHCS_API int FakeHcsSimulateUnexpectedExit(const char *systemId, int32_t stat
 
 FAKEHCS_API void FakeHcsGetCounters(FAKEHCS_COUNTERS *counters);
 
+/* Waits until no operation work is queued or running, every engine event has been handed to the handles and no
+ * callback is queued or running. Returns 1 when idle, 0 on timeout. (Added for the leak checks of the tests.) */
+FAKEHCS_API int FakeHcsWaitIdle(uint32_t timeout_ms);
+
 #endif
