@@ -1,0 +1,74 @@
+"""pyhcs.storage and the file helpers of pyhcs.service over the fake's computestorage (layers are folders)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import pyhcs
+from pyhcs import service, storage
+from tests.support import IS_WINDOWS
+
+
+def test_layer_round_trip(tmp_path) -> None:
+    src = tmp_path / "src"
+    (src / "Files").mkdir(parents=True)
+    (src / "Files" / "a.txt").write_text("layer")
+    layer = tmp_path / "layer"
+    storage.import_layer(str(layer), str(src), {"Layers": []})
+    with pytest.raises(pyhcs.HcsAlreadyExistsError) as info:
+        storage.import_layer(str(layer), str(src), {"Layers": []})
+    assert info.value.function == "HcsImportLayer"
+    storage.export_layer(str(layer), str(tmp_path / "out"), {"Layers": []}, {"IsWritableLayer": False})
+    assert (tmp_path / "out" / "Files" / "a.txt").read_text() == "layer"
+    storage.destroy_layer(str(layer))
+    with pytest.raises(pyhcs.HcsNotFoundError):
+        storage.destroy_layer(str(layer))
+
+
+def test_writable_layer_and_filters(tmp_path) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    data = {"SchemaVersion": {"Major": 2, "Minor": 1}, "Layers": [{"Id": "1", "Path": str(base)}]}
+    rw = str(tmp_path / "rw")
+    storage.initialize_writable_layer(rw, data)
+    storage.attach_layer_storage_filter(rw, data)
+    storage.detach_layer_storage_filter(rw)
+    storage.attach_overlay_filter(rw, data)
+    storage.detach_overlay_filter(rw, data)
+    storage.destroy_layer(rw)
+    with pytest.raises(pyhcs.HcsInvalidJsonError):
+        storage.initialize_writable_layer(str(tmp_path / "rw2"), "{bad")
+
+
+@pytest.mark.skipif(IS_WINDOWS, reason="passes a POSIX file descriptor as the VHD handle (the fake's convention)")
+def test_vhd_functions(tmp_path) -> None:
+    vhd = tmp_path / "disk.vhdx"
+    vhd.write_bytes(b"\0" * 16)
+    fd = os.open(vhd, os.O_RDWR)
+    try:
+        storage.format_writable_layer_vhd(fd)
+        path = storage.get_layer_vhd_mount_path(fd)
+        assert path is not None and path.startswith("\\\\?\\Volume{")
+    finally:
+        os.close(fd)
+    with pytest.raises(TypeError):
+        storage.format_writable_layer_vhd("not a handle")  # type: ignore[arg-type]
+
+
+def test_state_files_and_access(tmp_path) -> None:
+    gs = str(tmp_path / "vm.vmgs")
+    service.create_empty_guest_state_file(gs)
+    service.create_empty_runtime_state_file(str(tmp_path / "vm.vmrs"))
+    service.grant_vm_access("vm1", gs)
+    service.revoke_vm_access("vm1", gs)
+    with pytest.raises(pyhcs.HcsNotFoundError):
+        service.grant_vm_group_access(str(tmp_path / "missing"))
+    with pytest.raises(ValueError):
+        service.grant_vm_group_access("bad\x00path")
+
+
+def test_service_settings_and_wer(tmp_path) -> None:
+    service.modify_service_settings({"PropertyType": "CpuGroup", "Settings": {}})
+    service.submit_wer_report({"SystemId": "x"})
