@@ -21,3 +21,14 @@ def python_blocks(path: Path):
 def test_guide_example_runs(index: int, capsys) -> None:
     code = python_blocks(DOCS / "guide.md")[index]
     exec(compile(code, f"docs/guide.md example {index + 1}", "exec"), {"__name__": "__docs__"})
+
+
+def test_api_reference_is_up_to_date() -> None:
+    """docs/api.md is generated from the docstrings: regenerate with `python tools/gen_api_docs.py`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_api_docs", DOCS.parent / "tools" / "gen_api_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (DOCS / "api.md").read_text(encoding="utf-8") == module.render()

@@ -356,6 +356,7 @@ class Process:
 
     @property
     def exit_status(self) -> Optional["ProcessStatus"]:
+        """The ProcessStatus of the ProcessExited event (None until it arrives)."""
         return cast(Optional["ProcessStatus"], self._hub.exit_data)
 
     def on_event(self, callback: EventCallback) -> Callable[[], None]:
@@ -363,6 +364,7 @@ class Process:
         return self._hub.subscribe(callback)
 
     def events(self) -> EventStream:
+        """``async for event in process.events()``: events from now on, ending after ProcessExited."""
         return self._hub.stream()
 
     # -- I/O -----------------------------------------------------------------------------------------------

@@ -288,6 +288,7 @@ class ComputeSystem:
 
     @property
     def exit_status(self) -> Optional["SystemExitStatus"]:
+        """The SystemExitStatus of the SystemExited event (None until it arrives)."""
         return cast(Optional["SystemExitStatus"], self._hub.exit_data)
 
     def on_event(self, callback: EventCallback) -> Callable[[], None]:
