@@ -144,13 +144,18 @@ class Operation:
                 lease.release()
             raise
         self._leases = acquired
-        if notify:
-            self._waiters = []
-            self._key = _callbacks.operations.add(self)
-            handle = lib.HcsCreateOperation(_callbacks.context_pointer(self._key), _callbacks.operation_trampoline)
-        else:
-            self._key = 0
-            handle = lib.HcsCreateOperation(_NULL, _NULL)
+        self._handle = _NULL
+        self._key = 0
+        try:
+            if notify:
+                self._waiters = []
+                self._key = _callbacks.operations.add(self)
+                handle = lib.HcsCreateOperation(_callbacks.context_pointer(self._key), _callbacks.operation_trampoline)
+            else:
+                handle = lib.HcsCreateOperation(_NULL, _NULL)
+        except BaseException:
+            self._dispose()
+            raise
         if handle == _NULL:
             self._handle = _NULL
             self._dispose()
@@ -174,6 +179,16 @@ class Operation:
             self._dispose()
             raise self._error(hr, text)
         return self
+
+    def detach(self) -> None:
+        """Nobody will wait for this started operation: let pyhcs release it when HCS finishes it."""
+        with self._lock:
+            if self._disposed or self._adopted or self._key:
+                return  # released already, or its completion callback will release it
+            self._adopted = True
+            self._done = threading.Event()
+            self._waiters = []
+        _reaper.adopt(self)
 
     # -- facts --------------------------------------------------------------------------------------------
     def keep_facts(self) -> "Operation":

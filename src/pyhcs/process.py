@@ -136,10 +136,13 @@ class Process:
         self._lease = Lease(raw, lib.HcsCloseProcess, f"process {process_id} in {system.id!r}")
         self._close_lock = threading.Lock()
         self._closed = False
-        hr = lib.HcsSetProcessCallback(raw, int(event_options), context_pointer(self._hub.key), event_trampoline)
-        if hr < 0:
-            self._lease.close(on_closed=self._hub.release)
+        try:
+            hr = lib.HcsSetProcessCallback(raw, int(event_options), context_pointer(self._hub.key), event_trampoline)
             check_hresult(hr, function="HcsSetProcessCallback", system_id=system.id, process_id=process_id)
+        except BaseException:
+            self._closed = True
+            self._lease.close(on_closed=self._hub.release)
+            raise
 
     def __repr__(self) -> str:
         return f"<Process {self.pid} in {self.system.id!r}{' exited' if self.exit_code is not None else ''}>"
@@ -157,7 +160,11 @@ class Process:
         op = Operation("HcsCreateProcess", leases=(sys_lease,), process_info=True, notify=notify,
                        system_id=system.id)
         op.start(lambda h: lib.HcsCreateProcess(raw_system, arg, h, _NULL, out), keep=arg)
-        process = cls(system, out[0], None, event_options)
+        try:
+            process = cls(system, out[0], None, event_options)
+        except BaseException:
+            op.detach()
+            raise
         return process, op
 
     def _attach(self, info: Optional[ProcessInfo]) -> None:

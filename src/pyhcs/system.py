@@ -73,10 +73,14 @@ class ComputeSystem:
         self._lease = Lease(raw, lib.HcsCloseComputeSystem, f"compute system {system_id!r}")
         self._close_lock = threading.Lock()
         self._closed = False
-        hr = lib.HcsSetComputeSystemCallback(raw, int(event_options), context_pointer(self._hub.key), event_trampoline)
-        if hr < 0:
-            self._lease.close(on_closed=self._hub.release)
+        try:
+            hr = lib.HcsSetComputeSystemCallback(raw, int(event_options), context_pointer(self._hub.key),
+                                                 event_trampoline)
             check_hresult(hr, function="HcsSetComputeSystemCallback", system_id=system_id)
+        except BaseException:
+            self._closed = True
+            self._lease.close(on_closed=self._hub.release)
+            raise
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("exited" if self._hub.exited else "open")
@@ -97,7 +101,11 @@ class ComputeSystem:
         op = Operation("HcsCreateComputeSystem", notify=notify, system_id=system_id)
         op.start(lambda h: lib.HcsCreateComputeSystem(idw, doc, h, _NULL, out), keep=(idw, doc))
         # The handle exists as soon as the call returns; register for events before the system can do anything.
-        system = cls(system_id, out[0], exit_action, event_options)
+        try:
+            system = cls(system_id, out[0], exit_action, event_options)
+        except BaseException:
+            op.detach()
+            raise
         return system, op
 
     @classmethod
