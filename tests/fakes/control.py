@@ -1,0 +1,108 @@
+"""Python access to the fake HCS's test control API (``fakehcs_control.h``).
+
+``FakeHcs(path)`` opens the same ``libfakehcs.so`` that pyhcs loads (dlopen returns the one loaded instance) with
+its own small cffi ABI-mode declaration of the ``FakeHcs*`` functions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Dict, Union
+
+import cffi
+
+_CDEF = """
+typedef struct FAKEHCS_COUNTERS {
+    int64_t OpenOperations;
+    int64_t OpenSystemHandles;
+    int64_t OpenProcessHandles;
+    int64_t OutstandingStrings;
+    int64_t LiveSystems;
+    int64_t RunningProcesses;
+    int64_t CallbacksInFlight;
+    int64_t CallbacksDelivered;
+} FAKEHCS_COUNTERS;
+void FakeHcsReset(void);
+int FakeHcsInjectFault(const char *function, int32_t hr, uint32_t count, uint32_t flags);
+int FakeHcsSetLatency(const char *function, uint32_t milliseconds);
+void FakeHcsSimulateServiceDisconnect(void);
+int FakeHcsSimulateUnexpectedExit(const char *systemId, int32_t status);
+void FakeHcsGetCounters(FAKEHCS_COUNTERS *counters);
+int FakeHcsWaitIdle(uint32_t timeout_ms);
+"""
+
+FAULT_ASYNC = 0
+FAULT_SYNC = 1
+
+_ffi = cffi.FFI()
+_ffi.cdef(_CDEF)
+
+#: Counters that must be zero after a test (handles and result strings are the caller's to release).
+LEAK_COUNTERS = ("OpenOperations", "OpenSystemHandles", "OpenProcessHandles", "OutstandingStrings")
+
+
+def _hr32(hr: int) -> int:
+    """An HRESULT given as unsigned (0x8037...) or signed, as the int32 the C API takes."""
+    hr &= 0xFFFFFFFF
+    return hr - (1 << 32) if hr & 0x80000000 else hr
+
+
+class FakeHcs:
+    """The control API of one loaded fake HCS library."""
+
+    def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        self.path = Path(path)
+        self._lib: Any = _ffi.dlopen(str(self.path))
+
+    def reset(self) -> None:
+        """Terminate every process, forget every system, clear faults/latency/disconnect, zero the counters."""
+        self._lib.FakeHcsReset()
+
+    def inject_fault(self, function: str, hresult: int, count: int = 1, *, sync: bool = False) -> None:
+        """The next *count* calls of *function* fail with *hresult*: synchronously (the call returns it, nothing
+        starts) when *sync*, else the call returns S_OK and its operation completes with *hresult*."""
+        rc = self._lib.FakeHcsInjectFault(function.encode(), _hr32(hresult), count, FAULT_SYNC if sync else FAULT_ASYNC)
+        if rc != 0:
+            raise ValueError(f"the fake HCS exports no function named {function!r}")
+
+    def set_latency(self, function: str, ms: int) -> None:
+        """Delay completion of *function*'s operations by *ms* ("*": every function; 0 clears)."""
+        if self._lib.FakeHcsSetLatency(function.encode(), ms) != 0:
+            raise ValueError(f"the fake HCS exports no function named {function!r}")
+
+    def simulate_service_disconnect(self) -> None:
+        """The service "crashes": ServiceDisconnect events, in-flight operations fail, later calls fail."""
+        self._lib.FakeHcsSimulateServiceDisconnect()
+
+    def simulate_unexpected_exit(self, system_id: str, status: int = 0x80370106) -> None:
+        """The system stops by itself (SystemExited with ExitType "UnexpectedExit" and *status*)."""
+        if self._lib.FakeHcsSimulateUnexpectedExit(system_id.encode(), _hr32(status)) != 0:
+            raise LookupError(f"no running compute system {system_id!r} in the fake HCS")
+
+    def counters(self) -> Dict[str, int]:
+        c = _ffi.new("FAKEHCS_COUNTERS *")
+        self._lib.FakeHcsGetCounters(c)
+        return {name: int(getattr(c, name)) for name in dir(c)}
+
+    def wait_quiescent(self, timeout: float = 5.0) -> bool:
+        """Wait until no operation work, engine event or callback is queued or running."""
+        return bool(self._lib.FakeHcsWaitIdle(int(timeout * 1000)))
+
+    def assert_no_leaks(self, timeout: float = 5.0) -> None:
+        """After letting callbacks and reaping settle, assert no handle is open and no result string is unfreed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.wait_quiescent(max(0.0, deadline - time.monotonic()))
+            counters = self.counters()
+            leaks = {name: counters[name] for name in LEAK_COUNTERS if counters[name] != 0}
+            if not leaks or time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+        if leaks:
+            details = ", ".join(f"{name}={value}" for name, value in leaks.items())
+            raise AssertionError(
+                f"fake HCS leak check failed: {details} (every HCS_OPERATION/HCS_SYSTEM/HCS_PROCESS handle must be "
+                f"closed and every result string LocalFree'd; all counters: {counters})"
+            )

@@ -1,0 +1,1742 @@
+/* engine.c -- compute systems, their real OS processes and their state machine (the "service" side; see engine.h).
+ *
+ * Locking: one engine mutex (E) guards everything here; one condition variable (C) is broadcast on every state
+ * change (process reaped, system stopped, disconnect). The engine never calls out (event sink) with E held:
+ * events are queued and delivered by the notifier thread. Two engine-owned threads:
+ *   - the reaper: waitpid(pid, WNOHANG) on exactly the pids the engine started ("never leave zombies");
+ *   - the notifier: hands queued events to the subscriber, in order.
+ */
+#include "engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hresult.h"
+#include "json.h"
+
+/* Shutdown: SIGTERM, then this grace period, then SIGKILL. (choice) */
+#define SHUTDOWN_GRACE_MS 2000u
+#define KILL_WAIT_MS 10000u
+/* GetExitCodeProcess's value for a running process; used as ProcessStatus.ExitCode before exit. (choice) */
+#define STILL_ACTIVE 259u
+
+enum { S_CREATING, S_CREATED, S_RUNNING, S_PAUSED, S_STOPPED };
+static const char *const STATE_NAMES[] = { "Created", "Created", "Running", "Paused", "Stopped" };
+enum { P_RESERVED, P_STARTING, P_RUNNING, P_EXITED, P_FAILED };
+
+typedef struct eproc {
+    uint64_t uid;
+    int state;
+    /* parameters */
+    char *command_line;
+    char **argv;        /* CommandArgs (LCOW form) or NULL */
+    char **envp;        /* Environment (complete) or NULL = inherit */
+    char *cwd;
+    int want_in, want_out, want_err, console;
+    uint16_t rows, cols;
+    /* runtime */
+    int64_t pid;
+    plat_fd in, out, err, master;
+    uint32_t exit_code;
+    uint64_t create_ft;
+    struct eproc *next;
+} eproc;
+
+typedef struct esys {
+    uint64_t uid;
+    char *ns, *id, *owner;
+    const char *type;       /* "Container" | "VirtualMachine" */
+    const char *os;         /* "Windows" | "Linux" */
+    char *hosting_system_id;
+    int state;
+    int stopping;
+    int handles;
+    int pins;               /* engine calls using this record with E released */
+    int dead;               /* forgotten; freed when pins drops to 0 */
+    int terminate_on_last_close;
+    int modifications;
+    int32_t exit_status;
+    const char *exit_type, *exit_detail, *exit_initiator;
+    uint64_t create_ft, start_ft, stop_ft;
+    eproc *procs;
+    struct esys *next;
+} esys;
+
+typedef struct qevent {
+    int kind;
+    uint64_t system_uid, process_uid;
+    char *data;
+    struct qevent *next;
+} qevent;
+
+static plat_mutex *E;
+static plat_cond *C;         /* state changes */
+static plat_cond *NC;        /* notifier queue */
+static esys *systems;
+static uint64_t next_uid = 1;
+static int disconnected;
+static engine_event_sink the_sink;
+static void *the_sink_ctx;
+static qevent *qhead, *qtail;
+static int notifier_busy;
+static int64_t *children;    /* pids started and not yet reaped */
+static size_t nchildren, capchildren;
+
+static _Thread_local char tls_error[512];
+
+const char *engine_last_error(void) { return tls_error; }
+
+static int32_t fail(int32_t hr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tls_error, sizeof tls_error, fmt, ap);
+    va_end(ap);
+    return hr;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d;
+    size_t n;
+    if (!s) return NULL;
+    n = strlen(s) + 1;
+    d = malloc(n);
+    if (!d) abort();
+    memcpy(d, s, n);
+    return d;
+}
+
+static void free_strv(char **v)
+{
+    if (!v) return;
+    for (size_t i = 0; v[i]; i++) free(v[i]);
+    free(v);
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void queue_event(int kind, uint64_t sys_uid, uint64_t proc_uid, char *data)
+{
+    qevent *e = calloc(1, sizeof *e);
+    if (!e) abort();
+    e->kind = kind;
+    e->system_uid = sys_uid;
+    e->process_uid = proc_uid;
+    e->data = data;
+    if (qtail) qtail->next = e;
+    else qhead = e;
+    qtail = e;
+    plat_cond_broadcast(NC);
+}
+
+static void notifier_main(void *arg)
+{
+    (void)arg;
+    plat_mutex_lock(E);
+    for (;;) {
+        qevent *e;
+        engine_event ev;
+        while (!qhead) plat_cond_wait(NC, E, PLAT_INFINITE);
+        e = qhead;
+        qhead = e->next;
+        if (!qhead) qtail = NULL;
+        notifier_busy = 1;
+        plat_mutex_unlock(E);
+        ev.kind = e->kind;
+        ev.system_uid = e->system_uid;
+        ev.process_uid = e->process_uid;
+        ev.data = e->data;
+        if (the_sink) the_sink(&ev, the_sink_ctx);
+        free(e->data);
+        free(e);
+        plat_mutex_lock(E);
+        notifier_busy = 0;
+        plat_cond_broadcast(NC);
+    }
+}
+
+void engine_subscribe(engine_event_sink sink, void *context)
+{
+    plat_mutex_lock(E);
+    the_sink = sink;
+    the_sink_ctx = context;
+    plat_mutex_unlock(E);
+}
+
+int engine_events_idle(void)
+{
+    int idle;
+    plat_mutex_lock(E);
+    idle = qhead == NULL && !notifier_busy;
+    plat_mutex_unlock(E);
+    return idle;
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+static esys *find_sys(uint64_t uid)
+{
+    for (esys *s = systems; s; s = s->next)
+        if (s->uid == uid && !s->dead) return s;
+    return NULL;
+}
+
+static esys *find_sys_by_id(const char *ns, const char *id)
+{
+    for (esys *s = systems; s; s = s->next)
+        if (!s->dead && strcmp(s->ns, ns) == 0 && strcmp(s->id, id) == 0) return s;
+    return NULL;
+}
+
+static eproc *find_proc(uint64_t puid, esys **owner)
+{
+    for (esys *s = systems; s; s = s->next) {
+        if (s->dead) continue;
+        for (eproc *p = s->procs; p; p = p->next)
+            if (p->uid == puid) {
+                if (owner) *owner = s;
+                return p;
+            }
+    }
+    return NULL;
+}
+
+static void free_proc(eproc *p)
+{
+    free(p->command_line);
+    free_strv(p->argv);
+    free_strv(p->envp);
+    free(p->cwd);
+    plat_close(p->in);
+    plat_close(p->out);
+    plat_close(p->err);
+    plat_close(p->master);
+    free(p);
+}
+
+static void free_sys(esys *s)
+{
+    eproc *p = s->procs;
+    while (p) {
+        eproc *n = p->next;
+        free_proc(p);
+        p = n;
+    }
+    free(s->ns);
+    free(s->id);
+    free(s->owner);
+    free(s->hosting_system_id);
+    free(s);
+}
+
+/* Unlinks a system; frees it now or when its last pin goes. */
+static void forget_sys(esys *s)
+{
+    esys **pp = &systems;
+    while (*pp && *pp != s) pp = &(*pp)->next;
+    if (*pp) *pp = s->next;
+    s->dead = 1;
+    s->next = NULL;
+    if (s->pins == 0) free_sys(s);
+}
+
+static void unpin(esys *s)
+{
+    if (--s->pins == 0 && s->dead) free_sys(s);
+}
+
+/* ---------------------------------------------------------------- reaper */
+
+static void add_child(int64_t pid)
+{
+    if (nchildren == capchildren) {
+        size_t cap = capchildren ? capchildren * 2 : 64;
+        int64_t *n = realloc(children, cap * sizeof *n);
+        if (!n) abort();
+        children = n;
+        capchildren = cap;
+    }
+    children[nchildren++] = pid;
+    plat_cond_broadcast(C);
+}
+
+static char *process_status_json(const eproc *p)
+{
+    json_writer w;
+    jw_init(&w);
+    jw_obj_begin(&w);
+    jw_key(&w, "ProcessId");
+    jw_uint(&w, (uint64_t)(p->pid > 0 ? p->pid : 0));
+    jw_key(&w, "Exited");
+    jw_bool(&w, p->state == P_EXITED);
+    jw_key(&w, "ExitCode");
+    jw_uint(&w, p->state == P_EXITED ? p->exit_code : STILL_ACTIVE);
+    jw_key(&w, "LastWaitResult");
+    jw_int(&w, 0);
+    jw_obj_end(&w);
+    return jw_finish(&w);
+}
+
+static void on_reaped(int64_t pid, uint32_t code)
+{
+    for (size_t i = 0; i < nchildren; i++)
+        if (children[i] == pid) {
+            children[i] = children[--nchildren];
+            break;
+        }
+    for (esys *s = systems; s; s = s->next)
+        for (eproc *p = s->procs; p; p = p->next)
+            if (p->pid == pid && (p->state == P_RUNNING || p->state == P_STARTING)) {
+                p->state = P_EXITED;
+                p->exit_code = code;
+                /* ProcessExited only once the OS process is reaped: its stdout/stderr writers are gone. */
+                if (!s->dead) queue_event(ENGINE_EVENT_PROCESS_EXITED, s->uid, p->uid, process_status_json(p));
+            }
+    plat_cond_broadcast(C);
+}
+
+static void reaper_main(void *arg)
+{
+    int64_t *snap = NULL;
+    size_t cap = 0;
+    uint32_t backoff = 1;
+    (void)arg;
+    for (;;) {
+        size_t n;
+        int reaped = 0;
+        plat_mutex_lock(E);
+        while (nchildren == 0) plat_cond_wait(C, E, PLAT_INFINITE);
+        if (cap < nchildren) {
+            cap = nchildren * 2;
+            free(snap);
+            snap = malloc(cap * sizeof *snap);
+            if (!snap) abort();
+        }
+        n = nchildren;
+        memcpy(snap, children, n * sizeof *snap);
+        plat_mutex_unlock(E);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t code = 0;
+            int r = plat_try_reap(snap[i], &code);
+            if (r != 0) {
+                plat_mutex_lock(E);
+                on_reaped(snap[i], r == 1 ? code : 255u);
+                plat_mutex_unlock(E);
+                reaped++;
+            }
+        }
+        if (reaped) {
+            backoff = 1;
+        } else {
+            /* Poll with a short backoff (1..8 ms); any state change (a new child, a signal sent) wakes us early. */
+            plat_mutex_lock(E);
+            plat_cond_wait(C, E, backoff);
+            plat_mutex_unlock(E);
+            if (backoff < 8) backoff *= 2;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- init */
+
+void engine_init(void)
+{
+    E = plat_mutex_create();
+    C = plat_cond_create();
+    NC = plat_cond_create();
+    if (plat_thread_start(reaper_main, NULL) != 0 || plat_thread_start(notifier_main, NULL) != 0) {
+        fprintf(stderr, "fakehcs: cannot start the engine threads\n");
+        abort();
+    }
+}
+
+/* ---------------------------------------------------------------- helpers for systems */
+
+static int proc_alive(const eproc *p) { return p->state == P_RUNNING || p->state == P_STARTING; }
+
+static void signal_all(esys *s, int signo)
+{
+    for (eproc *p = s->procs; p; p = p->next)
+        if (p->state == P_RUNNING) plat_signal_group(p->pid, signo);
+    plat_cond_broadcast(C);   /* the reaper polls sooner */
+}
+
+static int any_alive(esys *s)
+{
+    for (eproc *p = s->procs; p; p = p->next)
+        if (proc_alive(p)) return 1;
+    return 0;
+}
+
+/* Waits (E held, released while waiting) until no process of s is alive; 1 on success, 0 on timeout. */
+static int wait_procs_gone(esys *s, uint32_t ms)
+{
+    uint64_t deadline = plat_monotonic_ms() + ms;
+    while (any_alive(s)) {
+        uint64_t now = plat_monotonic_ms();
+        if (now >= deadline) return 0;
+        plat_cond_wait(C, E, (uint32_t)(deadline - now));
+    }
+    return 1;
+}
+
+static char *exit_status_json(const esys *s)
+{
+    json_writer w;
+    jw_init(&w);
+    jw_obj_begin(&w);
+    jw_key(&w, "Status");
+    jw_int(&w, s->exit_status);
+    jw_key(&w, "ExitType");
+    jw_string(&w, s->exit_type ? s->exit_type : "None");
+    jw_key(&w, "Attribution");
+    jw_arr_begin(&w);
+    if (s->exit_detail && strcmp(s->exit_detail, "GuestCrash") == 0) {
+        jw_obj_begin(&w);
+        jw_key(&w, "GuestCrash");
+        jw_obj_begin(&w);
+        jw_obj_end(&w);
+        jw_obj_end(&w);
+    } else if (s->exit_detail) {
+        jw_obj_begin(&w);
+        jw_key(&w, "SystemExit");
+        jw_obj_begin(&w);
+        jw_key(&w, "Detail");
+        jw_string(&w, s->exit_detail);
+        jw_key(&w, "Initiator");
+        jw_string(&w, s->exit_initiator ? s->exit_initiator : "Unknown");
+        jw_obj_end(&w);
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    return jw_finish(&w);
+}
+
+/* Stops s (E held; pins s while waiting). grace_ms > 0: SIGTERM first, SIGKILL after the grace period. */
+static void stop_system(esys *s, const char *exit_type, int32_t status, const char *detail, const char *initiator,
+                        uint32_t grace_ms)
+{
+    if (s->state == S_STOPPED) return;
+    s->pins++;
+    if (s->stopping) {
+        /* Someone else is stopping it (e.g. a graceful shutdown in its grace period): escalate and wait. */
+        signal_all(s, PLAT_SIGKILL);
+        {
+            uint64_t deadline = plat_monotonic_ms() + KILL_WAIT_MS;
+            while (s->state != S_STOPPED && !s->dead && plat_monotonic_ms() < deadline) plat_cond_wait(C, E, 50);
+        }
+        unpin(s);
+        return;
+    }
+    s->stopping = 1;
+    if (grace_ms && any_alive(s)) {
+        signal_all(s, PLAT_SIGTERM);
+        signal_all(s, PLAT_SIGCONT);
+        wait_procs_gone(s, grace_ms);
+    }
+    signal_all(s, PLAT_SIGKILL);
+    signal_all(s, PLAT_SIGCONT);
+    wait_procs_gone(s, KILL_WAIT_MS);
+    s->stopping = 0;
+    s->state = S_STOPPED;
+    s->stop_ft = plat_filetime_now();
+    s->exit_type = exit_type;
+    s->exit_status = status;
+    s->exit_detail = detail;
+    s->exit_initiator = initiator;
+    if (!s->dead) queue_event(ENGINE_EVENT_SYSTEM_EXITED, s->uid, 0, exit_status_json(s));
+    plat_cond_broadcast(C);
+    unpin(s);
+}
+
+/* NULL, "" and JSON objects are accepted as options documents; anything else is HCS_E_INVALID_JSON. */
+static int32_t check_options(const char *doc, const char *what, json_value **out)
+{
+    char err[160];
+    json_value *v;
+    if (out) *out = NULL;
+    if (!doc || !doc[0]) return 0;
+    v = json_parse(doc, err, sizeof err);
+    if (!v) return fail(HCS_E_INVALID_JSON, "%s is not valid JSON: %s", what, err);
+    if (v->type != JSON_OBJECT) {
+        json_free(v);
+        return fail(HCS_E_INVALID_JSON, "%s must be a JSON object", what);
+    }
+    if (out) *out = v;
+    else json_free(v);
+    return 0;
+}
+
+#define CHECK_CONNECTED()                                                                                    \
+    do {                                                                                                     \
+        if (disconnected) {                                                                                  \
+            plat_mutex_unlock(E);                                                                            \
+            return fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost");      \
+        }                                                                                                    \
+    } while (0)
+
+/* ---------------------------------------------------------------- systems */
+
+int32_t engine_system_create(const char *ns, const char *id, const char *config, uint64_t *uid)
+{
+    char err[160];
+    json_value *doc;
+    const json_value *container, *vm, *hosted, *sv;
+    int kinds;
+    esys *s;
+    const char *owner, *hosting;
+    tls_error[0] = 0;
+    if (!id || !id[0]) return fail(FAKE_E_INVALIDARG, "The compute system id must not be empty");
+    if (!config) return fail(FAKE_E_INVALIDARG, "The compute system configuration must not be NULL");
+    doc = json_parse(config, err, sizeof err);
+    /* HCSHResult.md: HCS_E_INVALID_JSON "The JSON document is invalid." */
+    if (!doc) return fail(HCS_E_INVALID_JSON, "The ComputeSystem document is not valid JSON: %s", err);
+    if (doc->type != JSON_OBJECT) {
+        json_free(doc);
+        return fail(HCS_E_INVALID_JSON, "The ComputeSystem document must be a JSON object");
+    }
+    /* SchemaReference.md ComputeSystem: exactly one of Container, VirtualMachine, HostedSystem. */
+    container = json_get(doc, "Container");
+    vm = json_get(doc, "VirtualMachine");
+    hosted = json_get(doc, "HostedSystem");
+    if (container && container->type == JSON_NULL) container = NULL;
+    if (vm && vm->type == JSON_NULL) vm = NULL;
+    if (hosted && hosted->type == JSON_NULL) hosted = NULL;
+    kinds = (container != NULL) + (vm != NULL) + (hosted != NULL);
+    if (kinds != 1) {
+        json_free(doc);
+        return fail(HCS_E_INVALID_JSON,
+                    "The ComputeSystem document must contain exactly one of Container, VirtualMachine or HostedSystem"
+                    " (found %d)", kinds);
+    }
+    if ((container && container->type != JSON_OBJECT) || (vm && vm->type != JSON_OBJECT)) {
+        json_free(doc);
+        return fail(HCS_E_INVALID_JSON, "ComputeSystem.%s must be a JSON object", container ? "Container" : "VirtualMachine");
+    }
+    sv = json_get(doc, "SchemaVersion");
+    if (sv) {
+        int64_t major = -1, minor = -1;
+        if (sv->type != JSON_OBJECT || !json_get_int(sv, "Major", &major) || !json_get_int(sv, "Minor", &minor)) {
+            json_free(doc);
+            return fail(HCS_E_INVALID_JSON, "ComputeSystem.SchemaVersion must be {\"Major\": int, \"Minor\": int}");
+        }
+        /* computecore is the schema-2 API (SchemaReference.md: versions 2.0 .. 2.6). (choice: reject others) */
+        if (major != 2 || minor < 0 || minor > 6) {
+            json_free(doc);
+            return fail(HCS_E_INVALID_JSON, "Unsupported schema version %lld.%lld (supported: 2.0 to 2.6)",
+                        (long long)major, (long long)minor);
+        }
+    }
+    owner = json_get_string(doc, "Owner");
+    hosting = json_get_string(doc, "HostingSystemId");
+    plat_mutex_lock(E);
+    if (disconnected) {
+        plat_mutex_unlock(E);
+        json_free(doc);
+        return fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost");
+    }
+    if (find_sys_by_id(ns, id)) {
+        plat_mutex_unlock(E);
+        json_free(doc);
+        /* HCSHResult.md: HCS_E_SYSTEM_ALREADY_EXISTS "A virtual machine or container with the specified
+         * identifier already exists." */
+        return fail(HCS_E_SYSTEM_ALREADY_EXISTS, "A compute system with the id '%s' already exists", id);
+    }
+    s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->uid = next_uid++;
+    s->ns = xstrdup(ns);
+    s->id = xstrdup(id);
+    s->owner = xstrdup(owner);
+    s->hosting_system_id = xstrdup(hosting);
+    s->type = vm ? "VirtualMachine" : "Container";
+    if (hosted) s->os = "Linux";
+    else if (vm) {
+        const json_value *chipset = json_get(vm, "Chipset");
+        s->os = json_get(chipset, "LinuxKernelDirect") ? "Linux" : "Windows";
+    } else s->os = "Windows";
+    s->state = S_CREATING;
+    s->handles = 1;
+    s->terminate_on_last_close = json_get_bool(doc, "ShouldTerminateOnLastHandleClosed", 0);
+    s->create_ft = plat_filetime_now();
+    s->next = systems;
+    systems = s;
+    *uid = s->uid;
+    plat_mutex_unlock(E);
+    json_free(doc);
+    return 0;
+}
+
+int32_t engine_system_complete_create(uint64_t uid, int32_t failure)
+{
+    esys *s;
+    tls_error[0] = 0;
+    plat_mutex_lock(E);
+    s = find_sys(uid);
+    if (!s) {
+        plat_mutex_unlock(E);
+        return fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
+    }
+    if (failure) forget_sys(s);
+    else if (s->state == S_CREATING) s->state = S_CREATED;
+    plat_cond_broadcast(C);
+    plat_mutex_unlock(E);
+    return 0;
+}
+
+int32_t engine_system_open(const char *ns, const char *id, uint64_t *uid)
+{
+    esys *s;
+    tls_error[0] = 0;
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    s = find_sys_by_id(ns, id);
+    if (!s || s->state == S_CREATING) {
+        plat_mutex_unlock(E);
+        /* HCSHResult.md: HCS_E_SYSTEM_NOT_FOUND "A virtual machine or container with the specified identifier
+         * does not exist." */
+        return fail(HCS_E_SYSTEM_NOT_FOUND, "No compute system with the id '%s' exists", id);
+    }
+    s->handles++;
+    *uid = s->uid;
+    plat_mutex_unlock(E);
+    return 0;
+}
+
+void engine_system_release(uint64_t uid)
+{
+    esys *s;
+    plat_mutex_lock(E);
+    s = find_sys(uid);
+    if (s && --s->handles <= 0) {
+        s->handles = 0;
+        s->pins++;
+        /* SchemaReference.md ComputeSystem.ShouldTerminateOnLastHandleClosed: closing the last handle
+         * terminates the system. */
+        if (s->terminate_on_last_close && s->state != S_STOPPED && s->state != S_CREATING)
+            stop_system(s, "ForcedExit", 0, "Terminate", "Client", 0);
+        /* Overview.md: compute systems are ephemeral; a stopped system is gone once no handle refers to it. */
+        if (!s->dead && s->state == S_STOPPED && s->handles == 0) forget_sys(s);
+        unpin(s);
+    }
+    plat_mutex_unlock(E);
+}
+
+int32_t engine_system_precheck(uint64_t uid, int action)
+{
+    esys *s;
+    int32_t hr = 0;
+    tls_error[0] = 0;
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    s = find_sys(uid);
+    if (!s) hr = fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
+    else if ((action == ENGINE_SYS_SHUTDOWN || action == ENGINE_SYS_TERMINATE) && s->state == S_STOPPED)
+        /* hcsshim internal/hcs/v2/system.go Shutdown/Terminate tolerate ErrVmcomputeAlreadyStopped returned by
+         * the call itself (submitOperation never waits): shutting down a stopped system fails synchronously. */
+        hr = fail(HCS_E_SYSTEM_ALREADY_STOPPED, "The compute system '%s' has already stopped", s->id);
+    plat_mutex_unlock(E);
+    return hr;
+}
+
+static int32_t invalid_state(esys *s, const char *what)
+{
+    /* HCSHResult.md: HCS_E_INVALID_STATE "The requested virtual machine or container operation is not valid in
+     * the current state." */
+    return fail(HCS_E_INVALID_STATE, "Cannot %s the compute system '%s': it is %s", what, s->id,
+                s->stopping ? "stopping" : STATE_NAMES[s->state]);
+}
+
+int32_t engine_system_action(uint64_t uid, int action, const char *document)
+{
+    esys *s;
+    int32_t hr = 0;
+    json_value *opts = NULL;
+    tls_error[0] = 0;
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    s = find_sys(uid);
+    if (!s) {
+        plat_mutex_unlock(E);
+        return fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
+    }
+    if (action != ENGINE_SYS_MODIFY) {
+        hr = check_options(document, "The options document", &opts);
+        if (hr) goto out;
+    }
+    switch (action) {
+    case ENGINE_SYS_START:
+        /* Overview.md: systems are ephemeral; a stopped system cannot be started again. */
+        if (s->state != S_CREATED || s->stopping) { hr = invalid_state(s, "start"); break; }
+        s->state = S_RUNNING;
+        s->start_ft = plat_filetime_now();
+        break;
+    case ENGINE_SYS_SHUTDOWN:
+        if (s->state == S_STOPPED) { hr = fail(HCS_E_SYSTEM_ALREADY_STOPPED, "The compute system '%s' has already stopped", s->id); break; }
+        /* choice: a paused guest cannot respond to a shutdown request; terminate it instead. */
+        if (s->state == S_PAUSED || s->state == S_CREATING) { hr = invalid_state(s, "shut down"); break; }
+        stop_system(s, "GracefulExit", 0, "Shutdown", "Client", SHUTDOWN_GRACE_MS);
+        break;
+    case ENGINE_SYS_TERMINATE:
+        if (s->state == S_STOPPED) { hr = fail(HCS_E_SYSTEM_ALREADY_STOPPED, "The compute system '%s' has already stopped", s->id); break; }
+        stop_system(s, "ForcedExit", 0, "Terminate", "Client", 0);
+        break;
+    case ENGINE_SYS_PAUSE:
+        if (s->state != S_RUNNING || s->stopping) { hr = invalid_state(s, "pause"); break; }
+        signal_all(s, PLAT_SIGSTOP);   /* pausing freezes every process of the system */
+        s->state = S_PAUSED;
+        break;
+    case ENGINE_SYS_RESUME:
+        if (s->state != S_PAUSED) { hr = invalid_state(s, "resume"); break; }
+        signal_all(s, PLAT_SIGCONT);
+        s->state = S_RUNNING;
+        break;
+    case ENGINE_SYS_SAVE: {
+        /* choice: like Hyper-V, saving requires a paused system; the system stays paused. */
+        const char *type = json_get_string(opts, "SaveType");
+        const char *path = json_get_string(opts, "SaveStateFilePath");
+        if (s->state != S_PAUSED) { hr = invalid_state(s, "save"); break; }
+        if (type && strcmp(type, "ToFile") != 0 && strcmp(type, "AsTemplate") != 0) {
+            hr = fail(FAKE_E_INVALIDARG, "SaveOptions.SaveType must be \"ToFile\" or \"AsTemplate\"");
+            break;
+        }
+        if (path) {
+            char buf[256];
+            uint32_t e;
+            snprintf(buf, sizeof buf, "{\"FakeHcsSavedState\":true,\"SystemType\":\"%s\"}\n", s->type);
+            e = plat_write_file(path, buf, strlen(buf));
+            if (e) hr = fail(FAKE_HRESULT_FROM_WIN32(e), "Cannot write the saved state file '%s'", path);
+        }
+        break;
+    }
+    case ENGINE_SYS_CRASH:
+        if ((s->state != S_RUNNING && s->state != S_PAUSED) || s->stopping) { hr = invalid_state(s, "crash"); break; }
+        stop_system(s, "UnexpectedExit", HCS_E_UNEXPECTED_EXIT, "GuestCrash", "GuestOS", 0);
+        break;
+    case ENGINE_SYS_MODIFY: {
+        const char *rt;
+        if (!document || !document[0]) { hr = fail(FAKE_E_INVALIDARG, "The ModifySettingRequest must not be NULL"); break; }
+        hr = check_options(document, "The ModifySettingRequest", &opts);
+        if (hr) break;
+        /* HcsModifyComputeSystem.md: ModifySettingRequest {ResourcePath, RequestType, Settings, GuestRequest} */
+        if (!json_get_string(opts, "ResourcePath") && !json_get(opts, "GuestRequest")) {
+            hr = fail(FAKE_E_INVALIDARG, "The ModifySettingRequest needs a ResourcePath or a GuestRequest");
+            break;
+        }
+        rt = json_get_string(opts, "RequestType");
+        if (rt && strcmp(rt, "Add") != 0 && strcmp(rt, "Remove") != 0 && strcmp(rt, "Update") != 0) {
+            hr = fail(FAKE_E_INVALIDARG, "ModifySettingRequest.RequestType must be Add, Remove or Update");
+            break;
+        }
+        if (s->state == S_STOPPED || s->state == S_CREATING || s->stopping) { hr = invalid_state(s, "modify"); break; }
+        s->modifications++;
+        break;
+    }
+    default:
+        hr = fail(FAKE_E_INVALIDARG, "unknown action");
+    }
+out:
+    plat_cond_broadcast(C);
+    plat_mutex_unlock(E);
+    json_free(opts);
+    return hr;
+}
+
+static void write_timestamp(json_writer *w, uint64_t ft)
+{
+    char buf[40];
+    plat_format_filetime(ft, buf, sizeof buf);
+    jw_string(w, buf);
+}
+
+static void write_process_list(json_writer *w, esys *s)
+{
+    jw_arr_begin(w);
+    for (eproc *p = s->procs; p; p = p->next) {
+        plat_proc_stats st;
+        if (p->state != P_RUNNING) continue;
+        if (plat_process_stats(p->pid, &st) != 0) memset(&st, 0, sizeof st);
+        jw_obj_begin(w);
+        jw_key(w, "ProcessId");
+        jw_uint(w, (uint64_t)p->pid);
+        jw_key(w, "ImageName");
+        jw_string(w, st.image_name);
+        jw_key(w, "CreateTimestamp");
+        write_timestamp(w, st.create_filetime ? st.create_filetime : p->create_ft);
+        jw_key(w, "UserTime100ns");
+        jw_uint(w, st.user_100ns);
+        jw_key(w, "KernelTime100ns");
+        jw_uint(w, st.kernel_100ns);
+        jw_key(w, "MemoryCommitBytes");
+        jw_uint(w, st.commit_bytes);
+        jw_key(w, "MemoryWorkingSetPrivateBytes");
+        jw_uint(w, st.private_ws_bytes);
+        jw_key(w, "MemoryWorkingSetSharedBytes");
+        jw_uint(w, st.shared_ws_bytes);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+}
+
+static void write_statistics(json_writer *w, esys *s)
+{
+    uint64_t user = 0, kernel = 0, commit = 0, priv = 0, rb = 0, wb = 0, rc = 0, wc = 0;
+    uint64_t now = plat_filetime_now();
+    for (eproc *p = s->procs; p; p = p->next) {
+        plat_proc_stats st;
+        if (p->state != P_RUNNING || plat_process_stats(p->pid, &st) != 0) continue;
+        user += st.user_100ns;
+        kernel += st.kernel_100ns;
+        commit += st.commit_bytes;
+        priv += st.private_ws_bytes;
+        rb += st.read_bytes;
+        wb += st.write_bytes;
+        rc += st.read_count;
+        wc += st.write_count;
+    }
+    jw_obj_begin(w);
+    jw_key(w, "Timestamp");
+    write_timestamp(w, now);
+    jw_key(w, "ContainerStartTime");
+    write_timestamp(w, s->start_ft ? s->start_ft : s->create_ft);
+    jw_key(w, "Uptime100ns");
+    jw_uint(w, s->start_ft && now > s->start_ft ? (s->state == S_STOPPED ? s->stop_ft : now) - s->start_ft : 0);
+    jw_key(w, "Processor");
+    jw_obj_begin(w);
+    jw_key(w, "TotalRuntime100ns");
+    jw_uint(w, user + kernel);
+    jw_key(w, "RuntimeUser100ns");
+    jw_uint(w, user);
+    jw_key(w, "RuntimeKernel100ns");
+    jw_uint(w, kernel);
+    jw_obj_end(w);
+    jw_key(w, "Memory");
+    jw_obj_begin(w);
+    jw_key(w, "MemoryUsageCommitBytes");
+    jw_uint(w, commit);
+    jw_key(w, "MemoryUsageCommitPeakBytes");
+    jw_uint(w, commit);
+    jw_key(w, "MemoryUsagePrivateWorkingSetBytes");
+    jw_uint(w, priv);
+    jw_obj_end(w);
+    jw_key(w, "Storage");
+    jw_obj_begin(w);
+    jw_key(w, "ReadCountNormalized");
+    jw_uint(w, rc);
+    jw_key(w, "ReadSizeBytes");
+    jw_uint(w, rb);
+    jw_key(w, "WriteCountNormalized");
+    jw_uint(w, wc);
+    jw_key(w, "WriteSizeBytes");
+    jw_uint(w, wb);
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
+static void write_basic_properties(json_writer *w, esys *s)
+{
+    jw_key(w, "Id");
+    jw_string(w, s->id);
+    jw_key(w, "SystemType");
+    jw_string(w, s->type);
+    jw_key(w, "Name");
+    jw_string(w, s->id);
+    if (s->owner) {
+        jw_key(w, "Owner");
+        jw_string(w, s->owner);
+    }
+    jw_key(w, "RuntimeOsType");
+    jw_string(w, s->os);
+    if (s->hosting_system_id) {
+        jw_key(w, "HostingSystemId");
+        jw_string(w, s->hosting_system_id);
+    }
+    jw_key(w, "State");
+    jw_string(w, STATE_NAMES[s->state]);
+    jw_key(w, "Stopped");
+    jw_bool(w, s->state == S_STOPPED);
+    if (s->state == S_STOPPED) {
+        jw_key(w, "ExitType");
+        jw_string(w, s->exit_type);
+    }
+}
+
+/* Property types the fake can answer (SchemaReference.md System_PropertyType). */
+static int supported_property(const char *t)
+{
+    return strcmp(t, "ProcessList") == 0 || strcmp(t, "Statistics") == 0 || strcmp(t, "TerminateOnLastHandleClosed") == 0;
+}
+
+static int known_property(const char *t)
+{
+    static const char *const known[] = { "Memory", "GuestMemory", "Statistics", "ProcessList",
+                                         "TerminateOnLastHandleClosed", "SharedMemoryRegion", "GuestConnection",
+                                         "ICHeartbeatStatus", "ProcessorTopology", "CpuGroup", "SystemGUID",
+                                         "Basic", NULL };
+    for (int i = 0; known[i]; i++)
+        if (strcmp(known[i], t) == 0) return 1;
+    return 0;
+}
+
+static void write_property(json_writer *w, esys *s, const char *t)
+{
+    if (strcmp(t, "ProcessList") == 0) write_process_list(w, s);
+    else if (strcmp(t, "Statistics") == 0) write_statistics(w, s);
+    else jw_bool(w, s->terminate_on_last_close);
+}
+
+static void write_result_error(json_writer *w, int32_t hr, const char *msg)
+{
+    jw_obj_begin(w);
+    jw_key(w, "Error");
+    jw_int(w, hr);
+    jw_key(w, "ErrorMessage");
+    jw_string(w, msg);
+    jw_obj_end(w);
+}
+
+int32_t engine_system_properties(uint64_t uid, const char *query, char **result)
+{
+    esys *s;
+    json_value *q = NULL;
+    const json_value *types = NULL, *queries = NULL;
+    json_writer w;
+    int32_t hr;
+    tls_error[0] = 0;
+    *result = NULL;
+    /* HcsGetComputeSystemProperties.md: query is a System_PropertyQuery; NULL returns the basic properties. */
+    hr = check_options(query, "The property query", &q);
+    if (hr) return hr;
+    types = json_get(q, "PropertyTypes");
+    queries = json_get(q, "Queries");
+    if (types && types->type != JSON_ARRAY && types->type != JSON_NULL) {
+        json_free(q);
+        return fail(HCS_E_INVALID_JSON, "System_PropertyQuery.PropertyTypes must be an array of strings");
+    }
+    if (types && types->type == JSON_ARRAY) {
+        for (size_t i = 0; i < types->count; i++) {
+            const json_value *t = types->items[i];
+            if (t->type != JSON_STRING) {
+                json_free(q);
+                return fail(HCS_E_INVALID_JSON, "System_PropertyQuery.PropertyTypes must be an array of strings");
+            }
+            if (!supported_property(t->string)) {
+                int known = known_property(t->string);
+                /* choice: types the fake cannot model fail with ERROR_NOT_SUPPORTED (hcsshim IsNotSupported). */
+                hr = fail(known ? FAKE_E_NOT_SUPPORTED : FAKE_E_INVALIDARG,
+                          "%s property type '%s' (the fake supports ProcessList, Statistics, "
+                          "TerminateOnLastHandleClosed)", known ? "Unsupported" : "Unknown", t->string);
+                json_free(q);
+                return hr;
+            }
+        }
+    }
+    plat_mutex_lock(E);
+    if (disconnected) {
+        plat_mutex_unlock(E);
+        json_free(q);
+        return fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost");
+    }
+    s = find_sys(uid);
+    if (!s) {
+        plat_mutex_unlock(E);
+        json_free(q);
+        return fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
+    }
+    jw_init(&w);
+    jw_obj_begin(&w);
+    write_basic_properties(&w, s);
+    if (types && types->type == JSON_ARRAY)
+        for (size_t i = 0; i < types->count; i++) {
+            jw_key(&w, types->items[i]->string);
+            write_property(&w, s, types->items[i]->string);
+        }
+    if (queries && queries->type == JSON_OBJECT) {
+        /* SchemaReference.md (2.5): Queries{type: query} answered in PropertyResponses{type: {Error, Response}} */
+        jw_key(&w, "PropertyResponses");
+        jw_obj_begin(&w);
+        for (size_t i = 0; i < queries->count; i++) {
+            const char *t = queries->keys[i];
+            jw_key(&w, t);
+            jw_obj_begin(&w);
+            if (supported_property(t)) {
+                jw_key(&w, "Response");
+                write_property(&w, s, t);
+            } else {
+                char msg[160];
+                snprintf(msg, sizeof msg, "Unsupported property type '%s'", t);
+                jw_key(&w, "Error");
+                write_result_error(&w, FAKE_E_NOT_SUPPORTED, msg);
+            }
+            jw_obj_end(&w);
+        }
+        jw_obj_end(&w);
+    }
+    jw_obj_end(&w);
+    plat_mutex_unlock(E);
+    json_free(q);
+    *result = jw_finish(&w);
+    return 0;
+}
+
+static int list_match(const json_value *list, const char *value, int case_insensitive)
+{
+    if (!list || list->type != JSON_ARRAY || list->count == 0) return 1;
+    if (!value) return 0;
+    for (size_t i = 0; i < list->count; i++) {
+        const json_value *v = list->items[i];
+        if (v->type != JSON_STRING) continue;
+        if (case_insensitive) {
+            const char *a = v->string, *b = value;
+            while (*a && *b && ((*a | 0x20) == (*b | 0x20))) { a++; b++; }
+            if (!*a && !*b) return 1;
+        } else if (strcmp(v->string, value) == 0) return 1;
+    }
+    return 0;
+}
+
+int32_t engine_enumerate(const char *ns, const char *query, char **result)
+{
+    json_value *q = NULL;
+    json_writer w;
+    int32_t hr;
+    static const char *const fields[] = { "Ids", "Names", "Types", "Owners" };
+    tls_error[0] = 0;
+    *result = NULL;
+    /* HcsEnumerateComputeSystems.md: query is a SystemQuery {Ids, Names, Types, Owners}; result: [Properties]. */
+    hr = check_options(query, "The SystemQuery", &q);
+    if (hr) return hr;
+    for (int i = 0; i < 4; i++) {
+        const json_value *f = json_get(q, fields[i]);
+        if (f && f->type != JSON_ARRAY && f->type != JSON_NULL) {
+            json_free(q);
+            return fail(HCS_E_INVALID_JSON, "SystemQuery.%s must be an array of strings", fields[i]);
+        }
+    }
+    plat_mutex_lock(E);
+    if (disconnected) {
+        plat_mutex_unlock(E);
+        json_free(q);
+        return fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost");
+    }
+    jw_init(&w);
+    jw_arr_begin(&w);
+    for (esys *s = systems; s; s = s->next) {
+        if (s->dead || s->state == S_CREATING || strcmp(s->ns, ns) != 0) continue;
+        if (!list_match(json_get(q, "Ids"), s->id, 1) || !list_match(json_get(q, "Names"), s->id, 1) ||
+            !list_match(json_get(q, "Types"), s->type, 1) || !list_match(json_get(q, "Owners"), s->owner, 0))
+            continue;
+        jw_obj_begin(&w);
+        write_basic_properties(&w, s);
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    plat_mutex_unlock(E);
+    json_free(q);
+    *result = jw_finish(&w);
+    return 0;
+}
+
+int32_t engine_system_wait_exit(uint64_t uid, uint32_t timeout_ms, char **result)
+{
+    esys *s;
+    uint64_t deadline = plat_monotonic_ms() + (timeout_ms == PLAT_INFINITE ? 0 : timeout_ms);
+    int32_t hr = 0;
+    tls_error[0] = 0;
+    *result = NULL;
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    s = find_sys(uid);
+    if (!s) {
+        plat_mutex_unlock(E);
+        return fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
+    }
+    s->pins++;
+    for (;;) {
+        uint64_t now;
+        if (s->state == S_STOPPED) {
+            *result = exit_status_json(s);
+            break;
+        }
+        if (disconnected) { hr = fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost"); break; }
+        if (s->dead) { hr = fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists"); break; }
+        now = plat_monotonic_ms();
+        if (timeout_ms != PLAT_INFINITE && now >= deadline) {
+            /* HcsWaitForComputeSystemExit.md + HCSHResult.md: a wait that times out -> HCS_E_OPERATION_TIMEOUT */
+            hr = fail(HCS_E_OPERATION_TIMEOUT, "The compute system did not exit within %u ms", timeout_ms);
+            break;
+        }
+        plat_cond_wait(C, E, timeout_ms == PLAT_INFINITE ? PLAT_INFINITE : (uint32_t)(deadline - now));
+    }
+    unpin(s);
+    plat_mutex_unlock(E);
+    return hr;
+}
+
+int32_t engine_system_exit_status(uint64_t uid, int *stopped, char **result)
+{
+    esys *s;
+    *stopped = 0;
+    *result = NULL;
+    plat_mutex_lock(E);
+    s = find_sys(uid);
+    if (s && s->state == S_STOPPED) {
+        *stopped = 1;
+        *result = exit_status_json(s);
+    }
+    plat_mutex_unlock(E);
+    return s ? 0 : HCS_E_SYSTEM_NOT_FOUND;
+}
+
+/* ---------------------------------------------------------------- processes */
+
+static char **json_string_array(const json_value *a)
+{
+    char **v = calloc(a->count + 1, sizeof *v);
+    if (!v) abort();
+    for (size_t i = 0; i < a->count; i++) v[i] = xstrdup(a->items[i]->string);
+    return v;
+}
+
+int32_t engine_process_create(uint64_t sys_uid, const char *parameters, uint64_t *puid)
+{
+    char err[160];
+    json_value *doc;
+    const json_value *args, *env, *size;
+    const char *cmd, *app, *cwd;
+    eproc *p;
+    esys *s;
+    tls_error[0] = 0;
+    if (!parameters) return fail(FAKE_E_INVALIDARG, "The ProcessParameters document must not be NULL");
+    doc = json_parse(parameters, err, sizeof err);
+    if (!doc) return fail(HCS_E_INVALID_JSON, "The ProcessParameters document is not valid JSON: %s", err);
+    if (doc->type != JSON_OBJECT) {
+        json_free(doc);
+        return fail(HCS_E_INVALID_JSON, "The ProcessParameters document must be a JSON object");
+    }
+    /* SchemaReference.md ProcessParameters / hcsshim schema2/process_parameters.go */
+    cmd = json_get_string(doc, "CommandLine");
+    app = json_get_string(doc, "ApplicationName");
+    cwd = json_get_string(doc, "WorkingDirectory");
+    args = json_get(doc, "CommandArgs");
+    env = json_get(doc, "Environment");
+    size = json_get(doc, "ConsoleSize");
+    if (args && args->type != JSON_NULL) {
+        int ok = args->type == JSON_ARRAY && args->count > 0;
+        for (size_t i = 0; ok && i < args->count; i++) ok = args->items[i]->type == JSON_STRING;
+        if (!ok) {
+            json_free(doc);
+            return fail(HCS_E_INVALID_JSON, "ProcessParameters.CommandArgs must be a non-empty array of strings");
+        }
+    } else args = NULL;
+    if (env && env->type != JSON_NULL) {
+        int ok = env->type == JSON_OBJECT;
+        for (size_t i = 0; ok && i < env->count; i++) ok = env->items[i]->type == JSON_STRING;
+        if (!ok) {
+            json_free(doc);
+            return fail(HCS_E_INVALID_JSON, "ProcessParameters.Environment must be an object of strings");
+        }
+    } else env = NULL;
+    if (size && size->type != JSON_NULL) {
+        if (size->type != JSON_ARRAY || size->count != 2 || size->items[0]->type != JSON_NUMBER ||
+            size->items[1]->type != JSON_NUMBER) {
+            json_free(doc);
+            return fail(HCS_E_INVALID_JSON, "ProcessParameters.ConsoleSize must be [height, width]");
+        }
+    } else size = NULL;
+    if (!cmd && !app && !args) {
+        json_free(doc);
+        return fail(FAKE_E_INVALIDARG, "ProcessParameters needs a CommandLine (or ApplicationName / CommandArgs)");
+    }
+    p = calloc(1, sizeof *p);
+    if (!p) abort();
+    p->state = P_RESERVED;
+    p->in = p->out = p->err = p->master = PLAT_NO_FD;
+    if (cmd && app) {
+        /* ApplicationName is the program, CommandLine its full command line (CreateProcess semantics): the
+         * fake runs CommandLine. (choice) */
+        p->command_line = xstrdup(cmd);
+    } else p->command_line = xstrdup(cmd ? cmd : (args ? NULL : app));
+    if (!cmd && args) p->argv = json_string_array(args);
+    if (env) {
+        /* choice: Environment replaces the environment (CreateProcessW lpEnvironment semantics; hcsshim passes
+         * the complete environment); without it the process inherits the fake's environment. */
+        p->envp = calloc(env->count + 1, sizeof *p->envp);
+        if (!p->envp) abort();
+        for (size_t i = 0; i < env->count; i++) {
+            size_t l = strlen(env->keys[i]) + strlen(env->items[i]->string) + 2;
+            p->envp[i] = malloc(l);
+            if (!p->envp[i]) abort();
+            snprintf(p->envp[i], l, "%s=%s", env->keys[i], env->items[i]->string);
+        }
+    }
+    p->cwd = xstrdup(cwd && cwd[0] ? cwd : NULL);
+    p->want_in = json_get_bool(doc, "CreateStdInPipe", 0);
+    p->want_out = json_get_bool(doc, "CreateStdOutPipe", 0);
+    p->want_err = json_get_bool(doc, "CreateStdErrPipe", 0);
+    p->console = json_get_bool(doc, "EmulateConsole", 0);
+    if (size) {
+        p->rows = (uint16_t)size->items[0]->number;
+        p->cols = (uint16_t)size->items[1]->number;
+    }
+    json_free(doc);
+    plat_mutex_lock(E);
+    if (disconnected) {
+        plat_mutex_unlock(E);
+        free_proc(p);
+        return fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost");
+    }
+    s = find_sys(sys_uid);
+    if (!s) {
+        plat_mutex_unlock(E);
+        free_proc(p);
+        return fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
+    }
+    p->uid = next_uid++;
+    p->next = s->procs;
+    s->procs = p;
+    *puid = p->uid;
+    plat_mutex_unlock(E);
+    return 0;
+}
+
+static void fill_stdio(const eproc *p, engine_stdio *io)
+{
+    io->pid = (uint32_t)p->pid;
+    if (p->console) {
+        /* EmulateConsole: stdin and stdout are the pty; stderr is merged into it (StdError NULL). */
+        io->in = p->want_in ? plat_dup(p->master) : PLAT_NO_FD;
+        io->out = p->want_out ? plat_dup(p->master) : PLAT_NO_FD;
+        io->err = PLAT_NO_FD;
+    } else {
+        io->in = plat_dup(p->in);
+        io->out = plat_dup(p->out);
+        io->err = plat_dup(p->err);
+    }
+}
+
+int32_t engine_process_start(uint64_t puid, engine_stdio *io)
+{
+    esys *s = NULL;
+    eproc *p;
+    plat_spawn_spec spec;
+    plat_child child;
+    uint32_t rc;
+    tls_error[0] = 0;
+    io->pid = 0;
+    io->in = io->out = io->err = PLAT_NO_FD;
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    p = find_proc(puid, &s);
+    if (!p) {
+        plat_mutex_unlock(E);
+        return fail(FAKE_E_NOT_FOUND, "The process no longer exists");
+    }
+    if (p->state != P_RESERVED) {
+        plat_mutex_unlock(E);
+        return fail(FAKE_E_INVALIDARG, "The process was already started");
+    }
+    if (s->state != S_RUNNING || s->stopping) {
+        int32_t hr;
+        p->state = P_FAILED;
+        plat_cond_broadcast(C);
+        /* Processes exist only in a running system (HCS_E_INVALID_STATE, HCSHResult.md). */
+        hr = invalid_state(s, "create a process in");
+        plat_mutex_unlock(E);
+        return hr;
+    }
+    memset(&spec, 0, sizeof spec);
+    spec.command_line = p->command_line;
+    spec.argv = (const char *const *)p->argv;
+    spec.envp = (const char *const *)p->envp;
+    spec.cwd = p->cwd;
+    spec.want_stdin = p->want_in;
+    spec.want_stdout = p->want_out;
+    spec.want_stderr = p->want_err;
+    spec.console = p->console;
+    spec.rows = p->rows;
+    spec.cols = p->cols;
+    p->state = P_STARTING;
+    s->pins++;
+    plat_mutex_unlock(E);
+    rc = plat_spawn(&spec, &child);
+    plat_mutex_lock(E);
+    if (rc) {
+        int32_t hr;
+        p->state = P_FAILED;
+        plat_cond_broadcast(C);
+        if (rc == ERROR_DIRECTORY)
+            hr = fail(FAKE_HRESULT_FROM_WIN32(rc), "The working directory '%s' does not exist", spec.cwd);
+        else if (rc == ERROR_FILE_NOT_FOUND || rc == ERROR_PATH_NOT_FOUND)
+            hr = fail(FAKE_HRESULT_FROM_WIN32(rc), "The program '%s' was not found",
+                      spec.argv ? spec.argv[0] : "/bin/sh");
+        else
+            hr = fail(FAKE_HRESULT_FROM_WIN32(rc), "Cannot start the process (Win32 error %u)", rc);
+        unpin(s);
+        plat_mutex_unlock(E);
+        return hr;
+    }
+    p->pid = child.pid;
+    p->in = child.stdin_w;
+    p->out = child.stdout_r;
+    p->err = child.stderr_r;
+    p->master = child.console;
+    p->create_ft = plat_filetime_now();
+    p->state = P_RUNNING;
+    add_child(child.pid);
+    if (s->dead || s->stopping || s->state != S_RUNNING) {
+        /* The system stopped (or paused) while the process was being started: it does not survive that. */
+        plat_signal_group(child.pid, s->state == S_PAUSED ? PLAT_SIGSTOP : PLAT_SIGKILL);
+    }
+    fill_stdio(p, io);
+    unpin(s);
+    plat_mutex_unlock(E);
+    return 0;
+}
+
+void engine_process_abandon(uint64_t puid)
+{
+    eproc *p;
+    plat_mutex_lock(E);
+    p = find_proc(puid, NULL);
+    if (p && p->state == P_RESERVED) p->state = P_FAILED;
+    plat_cond_broadcast(C);
+    plat_mutex_unlock(E);
+}
+
+int32_t engine_process_open(uint64_t sys_uid, uint32_t pid, uint64_t *puid)
+{
+    esys *s;
+    tls_error[0] = 0;
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    s = find_sys(sys_uid);
+    if (!s) {
+        plat_mutex_unlock(E);
+        return fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
+    }
+    for (eproc *p = s->procs; p; p = p->next)
+        if (p->state == P_RUNNING && (uint32_t)p->pid == pid) {
+            *puid = p->uid;
+            plat_mutex_unlock(E);
+            return 0;
+        }
+    {
+        /* hcsshim v2/errors.go: ErrElementNotFound (0x490) "can mean that a Process has either already exited, or
+         * does not exist". */
+        int32_t hr = fail(FAKE_E_NOT_FOUND, "No running process with id %u exists in the compute system '%s'", pid,
+                          s->id);
+        plat_mutex_unlock(E);
+        return hr;
+    }
+}
+
+/* Finds a started process (E held). Returns NULL and an error when it does not exist or never started. */
+static eproc *started_proc(uint64_t puid, esys **s, int32_t *hr)
+{
+    eproc *p = find_proc(puid, s);
+    if (!p) {
+        *hr = fail(FAKE_E_NOT_FOUND, "The process no longer exists");
+        return NULL;
+    }
+    if (p->state == P_FAILED || p->state == P_RESERVED) {
+        *hr = fail(FAKE_E_NOT_FOUND, "The process was never started");
+        return NULL;
+    }
+    return p;
+}
+
+int32_t engine_process_info(uint64_t puid, engine_stdio *io)
+{
+    esys *s;
+    eproc *p;
+    int32_t hr = 0;
+    tls_error[0] = 0;
+    io->pid = 0;
+    io->in = io->out = io->err = PLAT_NO_FD;
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    p = started_proc(puid, &s, &hr);
+    if (p) fill_stdio(p, io);   /* each call: a fresh, caller-owned set (hcsshim StdioLegacy relies on it) */
+    plat_mutex_unlock(E);
+    return hr;
+}
+
+static int parse_signal(const json_value *sig, int *signo)
+{
+    /* SignalProcessOptions (Windows): {"Signal": "CtrlC" | "CtrlBreak" | "CtrlClose" | "CtrlLogOff" |
+     * "CtrlShutdown"}; LCOW (hcsshim internal/protocol/guestresource/resources.go): {"Signal": <int>}. */
+    static const struct { const char *name; int signo; } names[] = {
+        { "CtrlC", PLAT_SIGINT }, { "CtrlBreak", PLAT_SIGQUIT }, { "CtrlClose", PLAT_SIGHUP },
+        { "CtrlLogOff", PLAT_SIGHUP }, { "CtrlShutdown", PLAT_SIGTERM },
+    };
+    if (!sig) return 0;
+    if (sig->type == JSON_STRING) {
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcmp(names[i].name, sig->string) == 0) { *signo = names[i].signo; return 1; }
+        return 0;
+    }
+    if (sig->type == JSON_NUMBER && sig->is_integer && plat_signal_valid((int)sig->integer) && sig->integer > 0 &&
+        sig->integer < 65) {
+        *signo = (int)sig->integer;
+        return 1;
+    }
+    return 0;
+}
+
+int32_t engine_process_signal(uint64_t puid, const char *options)
+{
+    esys *s;
+    eproc *p;
+    json_value *opts = NULL;
+    int signo = 0;
+    int32_t hr = 0;
+    tls_error[0] = 0;
+    if (!options || !options[0]) return fail(FAKE_E_INVALIDARG, "HcsSignalProcess needs SignalProcessOptions");
+    hr = check_options(options, "The SignalProcessOptions", &opts);
+    if (hr) return hr;
+    if (!parse_signal(json_get(opts, "Signal"), &signo)) {
+        json_free(opts);
+        return fail(FAKE_E_INVALIDARG, "SignalProcessOptions.Signal must be CtrlC, CtrlBreak, CtrlClose, CtrlLogOff, "
+                                       "CtrlShutdown or a Linux signal number");
+    }
+    json_free(opts);
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    p = started_proc(puid, &s, &hr);
+    if (p && p->state == P_EXITED)
+        /* choice: signalling an exited process -> ERROR_NOT_FOUND, which hcsshim v2/process.go
+         * processSignalResult treats as "process gone". */
+        hr = fail(FAKE_E_NOT_FOUND, "The process %lld has already exited", (long long)p->pid);
+    else if (p) {
+        uint32_t e = plat_signal_group(p->pid, signo);
+        if (e) hr = fail(FAKE_HRESULT_FROM_WIN32(e), "Cannot signal the process");
+    }
+    plat_mutex_unlock(E);
+    return hr;
+}
+
+int32_t engine_process_terminate(uint64_t puid, const char *options)
+{
+    esys *s;
+    eproc *p;
+    int32_t hr = 0;
+    tls_error[0] = 0;
+    /* HcsTerminateProcess.md: options "Reserved for future use. Must be NULL." (an empty string is tolerated) */
+    if (options && options[0]) return fail(FAKE_E_INVALIDARG, "HcsTerminateProcess options must be NULL");
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    p = started_proc(puid, &s, &hr);
+    if (p && p->state == P_EXITED) {
+        /* hcsshim v2/process.go Kill: "if for any reason HcsTerminateProcess is called twice ... hcs may return
+         * HCS_E_PROCESS_ALREADY_STOPPED". */
+        hr = fail(HCS_E_PROCESS_ALREADY_STOPPED, "The process %lld has already stopped", (long long)p->pid);
+    } else if (p) {
+        uint64_t deadline = plat_monotonic_ms() + KILL_WAIT_MS;
+        plat_signal_group(p->pid, PLAT_SIGKILL);
+        plat_signal_group(p->pid, PLAT_SIGCONT);
+        plat_cond_broadcast(C);   /* the reaper polls sooner */
+        /* choice: the operation completes once the process is gone (reaped). */
+        s->pins++;
+        while (p->state != P_EXITED && !s->dead && plat_monotonic_ms() < deadline) plat_cond_wait(C, E, 50);
+        unpin(s);
+    }
+    plat_mutex_unlock(E);
+    return hr;
+}
+
+int32_t engine_process_modify(uint64_t puid, const char *settings)
+{
+    esys *s;
+    eproc *p;
+    json_value *req = NULL;
+    const char *op;
+    int32_t hr;
+    tls_error[0] = 0;
+    if (!settings || !settings[0]) return fail(FAKE_E_INVALIDARG, "HcsModifyProcess needs a ProcessModifyRequest");
+    hr = check_options(settings, "The ProcessModifyRequest", &req);
+    if (hr) return hr;
+    op = json_get_string(req, "Operation");
+    plat_mutex_lock(E);
+    if (disconnected) {
+        plat_mutex_unlock(E);
+        json_free(req);
+        return fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost");
+    }
+    p = started_proc(puid, &s, &hr);
+    if (!p) goto out;
+    if (p->state == P_EXITED) {
+        /* hcsshim v2/process.go CloseStdin: "HcsModifyProcess request to close stdin will fail if the process has
+         * already exited" (choice: with HCS_E_PROCESS_ALREADY_STOPPED). */
+        hr = fail(HCS_E_PROCESS_ALREADY_STOPPED, "The process %lld has already exited", (long long)p->pid);
+        goto out;
+    }
+    if (op && strcmp(op, "ConsoleSize") == 0) {
+        const json_value *cs = json_get(req, "ConsoleSize");
+        int64_t h = 0, w = 0;
+        if (!json_get_int(cs, "Height", &h) || !json_get_int(cs, "Width", &w) || h < 0 || w < 0 || h > 65535 || w > 65535) {
+            hr = fail(FAKE_E_INVALIDARG, "ProcessModifyRequest.ConsoleSize must be {\"Height\": n, \"Width\": n}");
+        } else if (!p->console) {
+            hr = fail(FAKE_E_INVALIDARG, "The process has no console (EmulateConsole was not set)");
+        } else {
+            uint32_t e = plat_console_resize(p->master, (uint16_t)h, (uint16_t)w);
+            if (e) hr = fail(FAKE_HRESULT_FROM_WIN32(e), "Cannot resize the console");
+        }
+    } else if (op && strcmp(op, "CloseHandle") == 0) {
+        const char *h = json_get_string(json_get(req, "CloseHandle"), "Handle");
+        int all = h && strcmp(h, "All") == 0;
+        if (!h || (!all && strcmp(h, "StdIn") != 0 && strcmp(h, "StdOut") != 0 && strcmp(h, "StdErr") != 0)) {
+            hr = fail(FAKE_E_INVALIDARG, "ProcessModifyRequest.CloseHandle.Handle must be StdIn, StdOut, StdErr or All");
+        } else if (p->console) {
+            /* choice: on a console, closing StdIn sends end-of-file (^D) through the pty; StdOut/All close the
+             * fake's own copy of the pty. */
+            if (strcmp(h, "StdIn") == 0 && p->master != PLAT_NO_FD) {
+                static const unsigned char eot = 0x04;
+                plat_write(p->master, &eot, 1);
+            }
+            if (all || strcmp(h, "StdOut") == 0) {
+                plat_close(p->master);
+                p->master = PLAT_NO_FD;
+            }
+        } else {
+            /* The fake keeps its own end of each pipe (like HCS); the child sees EOF on stdin only once every
+             * copy is closed: the caller's and, through this request, the fake's. */
+            if (all || strcmp(h, "StdIn") == 0) { plat_close(p->in); p->in = PLAT_NO_FD; }
+            if (all || strcmp(h, "StdOut") == 0) { plat_close(p->out); p->out = PLAT_NO_FD; }
+            if (all || strcmp(h, "StdErr") == 0) { plat_close(p->err); p->err = PLAT_NO_FD; }
+        }
+    } else {
+        hr = fail(FAKE_E_INVALIDARG, "ProcessModifyRequest.Operation must be ConsoleSize or CloseHandle");
+    }
+out:
+    plat_mutex_unlock(E);
+    json_free(req);
+    return hr;
+}
+
+int32_t engine_process_properties(uint64_t puid, const char *query, char **result)
+{
+    esys *s;
+    eproc *p;
+    int32_t hr = 0;
+    tls_error[0] = 0;
+    *result = NULL;
+    if (query && query[0]) {
+        hr = check_options(query, "The process property query", NULL);
+        if (hr) return hr;
+    }
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    p = started_proc(puid, &s, &hr);
+    if (p) *result = process_status_json(p);  /* ProcessStatus {ProcessId, Exited, ExitCode, LastWaitResult} */
+    plat_mutex_unlock(E);
+    return hr;
+}
+
+int32_t engine_process_wait_exit(uint64_t puid, uint32_t timeout_ms, char **result)
+{
+    esys *s = NULL;
+    eproc *p;
+    uint64_t deadline = plat_monotonic_ms() + (timeout_ms == PLAT_INFINITE ? 0 : timeout_ms);
+    int32_t hr = 0;
+    tls_error[0] = 0;
+    *result = NULL;
+    plat_mutex_lock(E);
+    CHECK_CONNECTED();
+    p = find_proc(puid, &s);
+    if (!p) {
+        plat_mutex_unlock(E);
+        return fail(FAKE_E_NOT_FOUND, "The process no longer exists");
+    }
+    s->pins++;
+    for (;;) {
+        uint64_t now;
+        if (p->state == P_EXITED) {
+            *result = process_status_json(p);
+            break;
+        }
+        if (p->state == P_FAILED) { hr = fail(FAKE_E_NOT_FOUND, "The process was never started"); break; }
+        if (disconnected) { hr = fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost"); break; }
+        if (s->dead) { hr = fail(FAKE_E_NOT_FOUND, "The process no longer exists"); break; }
+        now = plat_monotonic_ms();
+        if (timeout_ms != PLAT_INFINITE && now >= deadline) {
+            hr = fail(HCS_E_OPERATION_TIMEOUT, "The process did not exit within %u ms", timeout_ms);
+            break;
+        }
+        plat_cond_wait(C, E, timeout_ms == PLAT_INFINITE ? PLAT_INFINITE : (uint32_t)(deadline - now));
+    }
+    unpin(s);
+    plat_mutex_unlock(E);
+    return hr;
+}
+
+int32_t engine_process_exit_status(uint64_t puid, int *exited, char **result)
+{
+    eproc *p;
+    *exited = 0;
+    *result = NULL;
+    plat_mutex_lock(E);
+    p = find_proc(puid, NULL);
+    if (p && p->state == P_EXITED) {
+        *exited = 1;
+        *result = process_status_json(p);
+    }
+    plat_mutex_unlock(E);
+    return p ? 0 : FAKE_E_NOT_FOUND;
+}
+
+uint32_t engine_process_pid(uint64_t puid)
+{
+    eproc *p;
+    uint32_t pid = 0;
+    plat_mutex_lock(E);
+    p = find_proc(puid, NULL);
+    if (p && p->pid > 0) pid = (uint32_t)p->pid;
+    plat_mutex_unlock(E);
+    return pid;
+}
+
+/* ---------------------------------------------------------------- service */
+
+int32_t engine_service_properties(const char *query, char **result)
+{
+    json_value *q = NULL;
+    const json_value *types, *pq;
+    json_writer w;
+    int32_t hr;
+    tls_error[0] = 0;
+    *result = NULL;
+    if (engine_is_disconnected()) return fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost");
+    /* HcsGetServiceProperties.md: Service_PropertyQuery {PropertyTypes[], PropertyQueries{} (2.5)} */
+    hr = check_options(query, "The Service_PropertyQuery", &q);
+    if (hr) return hr;
+    types = json_get(q, "PropertyTypes");
+    pq = json_get(q, "PropertyQueries");
+    if (types && types->type != JSON_ARRAY) {
+        json_free(q);
+        return fail(HCS_E_INVALID_JSON, "Service_PropertyQuery.PropertyTypes must be an array of strings");
+    }
+    for (size_t i = 0; types && i < types->count; i++) {
+        const json_value *t = types->items[i];
+        if (t->type != JSON_STRING) {
+            json_free(q);
+            return fail(HCS_E_INVALID_JSON, "Service_PropertyQuery.PropertyTypes must be an array of strings");
+        }
+        if (strcmp(t->string, "Basic") != 0) {
+            int known = strcmp(t->string, "CpuGroup") == 0 || strcmp(t->string, "ProcessorTopology") == 0 ||
+                        strcmp(t->string, "ContainerCredentialGuard") == 0 || strcmp(t->string, "QoSCapabilities") == 0;
+            hr = fail(known ? FAKE_E_NOT_SUPPORTED : FAKE_E_INVALIDARG,
+                      "%s service property type '%s' (the fake supports Basic)", known ? "Unsupported" : "Unknown",
+                      t->string);
+            json_free(q);
+            return hr;
+        }
+    }
+    jw_init(&w);
+    jw_obj_begin(&w);
+    jw_key(&w, "Properties");
+    jw_arr_begin(&w);
+    for (size_t i = 0; types && i < types->count; i++) {
+        /* BasicInformation {SupportedSchemaVersions}: an entry A.X means A.0 .. A.X (SchemaReference.md) */
+        jw_raw(&w, "{\"SupportedSchemaVersions\":[{\"Major\":1,\"Minor\":0},{\"Major\":2,\"Minor\":6}]}");
+    }
+    jw_arr_end(&w);
+    if (pq && pq->type == JSON_OBJECT) {
+        jw_key(&w, "PropertyResponses");
+        jw_obj_begin(&w);
+        for (size_t i = 0; i < pq->count; i++) {
+            jw_key(&w, pq->keys[i]);
+            jw_obj_begin(&w);
+            if (strcmp(pq->keys[i], "Basic") == 0) {
+                jw_key(&w, "Response");
+                jw_raw(&w, "{\"SupportedSchemaVersions\":[{\"Major\":1,\"Minor\":0},{\"Major\":2,\"Minor\":6}]}");
+            } else {
+                jw_key(&w, "Error");
+                write_result_error(&w, FAKE_E_NOT_SUPPORTED, "Unsupported service property query");
+            }
+            jw_obj_end(&w);
+        }
+        jw_obj_end(&w);
+    }
+    jw_obj_end(&w);
+    json_free(q);
+    *result = jw_finish(&w);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- control */
+
+void engine_set_disconnected(int value)
+{
+    plat_mutex_lock(E);
+    disconnected = value;
+    plat_cond_broadcast(C);
+    plat_mutex_unlock(E);
+}
+
+int engine_is_disconnected(void)
+{
+    int d;
+    plat_mutex_lock(E);
+    d = disconnected;
+    plat_mutex_unlock(E);
+    return d;
+}
+
+int engine_unexpected_exit(const char *id, int32_t status)
+{
+    esys *found = NULL;
+    plat_mutex_lock(E);
+    for (esys *s = systems; s; s = s->next)
+        if (!s->dead && strcmp(s->id, id) == 0 && s->state != S_STOPPED && s->state != S_CREATING) {
+            found = s;
+            break;
+        }
+    if (found) stop_system(found, "UnexpectedExit", status, "UnexpectedExit", "Unknown", 0);
+    plat_mutex_unlock(E);
+    return found ? 0 : -1;
+}
+
+void engine_kill_all(uint32_t timeout_ms)
+{
+    uint64_t deadline = plat_monotonic_ms() + timeout_ms;
+    plat_mutex_lock(E);
+    for (esys *s = systems; s; s = s->next) {
+        signal_all(s, PLAT_SIGKILL);
+        signal_all(s, PLAT_SIGCONT);
+    }
+    while (nchildren > 0 && plat_monotonic_ms() < deadline) plat_cond_wait(C, E, 20);
+    plat_mutex_unlock(E);
+}
+
+void engine_reset(void)
+{
+    engine_kill_all(KILL_WAIT_MS);
+    plat_mutex_lock(E);
+    while (systems) forget_sys(systems);
+    while (qhead) {
+        qevent *e = qhead;
+        qhead = e->next;
+        free(e->data);
+        free(e);
+    }
+    qtail = NULL;
+    disconnected = 0;
+    plat_cond_broadcast(C);
+    plat_mutex_unlock(E);
+}
+
+void engine_counts(int64_t *live_systems, int64_t *running_processes)
+{
+    int64_t n = 0;
+    plat_mutex_lock(E);
+    for (esys *s = systems; s; s = s->next)
+        if (!s->dead) n++;
+    *live_systems = n;
+    *running_processes = (int64_t)nchildren;
+    plat_mutex_unlock(E);
+}

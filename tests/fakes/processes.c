@@ -1,0 +1,254 @@
+/* processes.c -- the process exports of computecore. Processes are real OS processes run by the engine. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake.h"
+
+typedef struct proc_job {
+    uint64_t puid;
+    char *doc;
+} proc_job;
+
+static void free_proc_job(void *p)
+{
+    proc_job *j = p;
+    free(j->doc);
+    free(j);
+}
+
+static proc_job *new_proc_job(uint64_t puid, char *doc)
+{
+    proc_job *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->puid = puid;
+    j->doc = doc;
+    return j;
+}
+
+static uintptr_t new_proc_handle(uint64_t sys_uid, uint64_t puid)
+{
+    proc_handle *h = calloc(1, sizeof *h);
+    uintptr_t v;
+    if (!h) abort();
+    h->h.kind = HK_PROC;
+    h->sys_uid = sys_uid;
+    h->puid = puid;
+    plat_mutex_lock(g_lock);
+    v = handle_insert(&h->h);
+    g_open_procs++;
+    plat_mutex_unlock(g_lock);
+    return v;
+}
+
+static int lookup_proc(HCS_PROCESS process, uint64_t *sys_uid, uint64_t *puid)
+{
+    proc_handle *h;
+    int ok = 0;
+    plat_mutex_lock(g_lock);
+    h = (proc_handle *)handle_find((uintptr_t)process, HK_PROC);
+    if (h) {
+        *sys_uid = h->sys_uid;
+        *puid = h->puid;
+        ok = 1;
+    }
+    plat_mutex_unlock(g_lock);
+    return ok;
+}
+
+static int32_t work_start(void *arg, int32_t fault, char **doc, engine_stdio *io, int *has_io)
+{
+    proc_job *j = arg;
+    int32_t hr;
+    (void)doc;
+    if (fault) {
+        /* the process is never started: later calls on its handle fail with ERROR_NOT_FOUND */
+        engine_process_abandon(j->puid);
+        return fault;
+    }
+    hr = engine_process_start(j->puid, io);
+    *has_io = hr == 0;
+    return hr;
+}
+
+static int32_t work_info(void *arg, int32_t fault, char **doc, engine_stdio *io, int *has_io)
+{
+    proc_job *j = arg;
+    int32_t hr;
+    (void)doc;
+    if (fault) return fault;
+    hr = engine_process_info(j->puid, io);
+    *has_io = hr == 0;
+    return hr;
+}
+
+static int32_t work_signal(void *arg, int32_t fault, char **doc, engine_stdio *io, int *has_io)
+{
+    proc_job *j = arg;
+    (void)doc, (void)io, (void)has_io;
+    return fault ? fault : engine_process_signal(j->puid, j->doc);
+}
+
+static int32_t work_terminate(void *arg, int32_t fault, char **doc, engine_stdio *io, int *has_io)
+{
+    proc_job *j = arg;
+    (void)doc, (void)io, (void)has_io;
+    return fault ? fault : engine_process_terminate(j->puid, j->doc);
+}
+
+static int32_t work_modify(void *arg, int32_t fault, char **doc, engine_stdio *io, int *has_io)
+{
+    proc_job *j = arg;
+    (void)doc, (void)io, (void)has_io;
+    return fault ? fault : engine_process_modify(j->puid, j->doc);
+}
+
+static int32_t work_properties(void *arg, int32_t fault, char **doc, engine_stdio *io, int *has_io)
+{
+    proc_job *j = arg;
+    (void)io, (void)has_io;
+    return fault ? fault : engine_process_properties(j->puid, j->doc, doc);
+}
+
+FAKE_EXPORT HRESULT WINAPI HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR processParameters, HCS_OPERATION operation,
+                                            const SECURITY_DESCRIPTOR *securityDescriptor, HCS_PROCESS *process)
+{
+    int32_t fault = 0, hr;
+    sys_handle *sh;
+    uint64_t uid = 0, puid;
+    char *params;
+    op_obj *o;
+    uintptr_t value;
+    hr = api_enter("HcsCreateProcess", &fault);
+    if (hr) return hr;
+    if (!process) return FAKE_E_INVALIDARG;
+    *process = NULL;
+    /* HcsCreateProcess.md: securityDescriptor "must be NULL" */
+    if (securityDescriptor) return FAKE_E_INVALIDARG;
+    plat_mutex_lock(g_lock);
+    sh = (sys_handle *)handle_find((uintptr_t)computeSystem, HK_SYS);
+    if (sh) uid = sh->uid;
+    plat_mutex_unlock(g_lock);
+    if (!uid) return computeSystem ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
+    params = wide_to_utf8(processParameters, &hr);
+    if (hr) return hr;
+    hr = op_begin(operation, HcsOperationTypeCreateProcess, (uintptr_t)computeSystem, 0, (uintptr_t)computeSystem, &o);
+    if (hr) {
+        free(params);
+        return hr;
+    }
+    /* choice: a malformed ProcessParameters document fails the call itself (HCS_E_INVALID_JSON); whether the
+     * system is running is decided when the operation executes, in order after earlier calls on the system
+     * (HCS_E_INVALID_STATE: processes only exist in a running system). */
+    hr = engine_process_create(uid, params, &puid);
+    free(params);
+    if (hr) return op_fail_sync(o, hr);
+    value = new_proc_handle(uid, puid);
+    plat_mutex_lock(g_lock);
+    o->proc_value = value;
+    plat_mutex_unlock(g_lock);
+    op_submit(o, "HcsCreateProcess", fault, uid, work_start, new_proc_job(puid, NULL), free_proc_job);
+    *process = (HCS_PROCESS)value;
+    return 0;
+}
+
+FAKE_EXPORT HRESULT WINAPI HcsOpenProcess(HCS_SYSTEM computeSystem, DWORD processId, DWORD requestedAccess,
+                                          HCS_PROCESS *process)
+{
+    int32_t hr;
+    sys_handle *sh;
+    uint64_t uid = 0, puid;
+    hr = api_enter("HcsOpenProcess", NULL);
+    if (hr) return hr;
+    if (!process) return FAKE_E_INVALIDARG;
+    *process = NULL;
+    /* HcsOpenProcess.md: requestedAccess must be GENERIC_ALL (choice: anything else is E_INVALIDARG). */
+    if (requestedAccess != FAKE_GENERIC_ALL) return FAKE_E_INVALIDARG;
+    plat_mutex_lock(g_lock);
+    sh = (sys_handle *)handle_find((uintptr_t)computeSystem, HK_SYS);
+    if (sh) uid = sh->uid;
+    plat_mutex_unlock(g_lock);
+    if (!uid) return computeSystem ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
+    hr = engine_process_open(uid, processId, &puid);
+    if (hr) return hr;
+    *process = (HCS_PROCESS)new_proc_handle(uid, puid);
+    return 0;
+}
+
+FAKE_EXPORT void WINAPI HcsCloseProcess(HCS_PROCESS process)
+{
+    fake_init();
+    /* hcsshim v2/process.go: HcsCloseProcess delivers no final event; it unregisters and drains callbacks. */
+    close_event_handle((uintptr_t)process, HK_PROC, "HcsCloseProcess");
+}
+
+static HRESULT process_call(const char *function, HCS_PROCESS process, HCS_OPERATION operation, int type,
+                            PCWSTR document, op_work_fn work)
+{
+    int32_t fault = 0, hr;
+    uint64_t sys_uid, puid;
+    char *doc;
+    op_obj *o;
+    hr = api_enter(function, &fault);
+    if (hr) return hr;
+    if (!lookup_proc(process, &sys_uid, &puid)) return process ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
+    doc = wide_to_utf8(document, &hr);
+    if (hr) return hr;
+    hr = op_begin(operation, type, 0, (uintptr_t)process, (uintptr_t)process, &o);
+    if (hr) {
+        free(doc);
+        return hr;
+    }
+    /* Process calls are ordered with the other calls on the same compute system. */
+    op_submit(o, function, fault, sys_uid, work, new_proc_job(puid, doc), free_proc_job);
+    return 0;
+}
+
+FAKE_EXPORT HRESULT WINAPI HcsTerminateProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)
+{
+    return process_call("HcsTerminateProcess", process, operation, HcsOperationTypeTerminate, options, work_terminate);
+}
+
+FAKE_EXPORT HRESULT WINAPI HcsSignalProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)
+{
+    return process_call("HcsSignalProcess", process, operation, HcsOperationTypeSignalProcess, options, work_signal);
+}
+
+FAKE_EXPORT HRESULT WINAPI HcsGetProcessInfo(HCS_PROCESS process, HCS_OPERATION operation)
+{
+    return process_call("HcsGetProcessInfo", process, operation, HcsOperationTypeGetProcessInfo, NULL, work_info);
+}
+
+FAKE_EXPORT HRESULT WINAPI HcsGetProcessProperties(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR propertyQuery)
+{
+    return process_call("HcsGetProcessProperties", process, operation, HcsOperationTypeGetProcessProperties,
+                        propertyQuery, work_properties);
+}
+
+FAKE_EXPORT HRESULT WINAPI HcsModifyProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR settings)
+{
+    return process_call("HcsModifyProcess", process, operation, HcsOperationTypeModifyProcess, settings, work_modify);
+}
+
+FAKE_EXPORT HRESULT WINAPI HcsSetProcessCallback(HCS_PROCESS process, HCS_EVENT_OPTIONS callbackOptions, void *context,
+                                                 HCS_EVENT_CALLBACK callback)
+{
+    int32_t hr = api_enter("HcsSetProcessCallback", NULL);
+    if (hr) return hr;
+    return register_callback((uintptr_t)process, HK_PROC, callbackOptions, context, callback);
+}
+
+FAKE_EXPORT HRESULT WINAPI HcsWaitForProcessExit(HCS_PROCESS computeSystem, DWORD timeoutMs, PWSTR *result)
+{
+    int32_t hr;
+    uint64_t sys_uid, puid;
+    char *doc = NULL;
+    if (result) *result = NULL;
+    hr = api_enter("HcsWaitForProcessExit", NULL);
+    if (hr) return hr;
+    if (!lookup_proc(computeSystem, &sys_uid, &puid)) return computeSystem ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
+    /* HcsWaitForProcessExit.md: result is ProcessStatus (LocalFree); a timeout gives HCS_E_OPERATION_TIMEOUT. */
+    hr = engine_process_wait_exit(puid, timeoutMs, &doc);
+    if (result) *result = result_from_utf8(doc);
+    free(doc);
+    return hr;
+}

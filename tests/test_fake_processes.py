@@ -1,0 +1,309 @@
+"""The fake HCS: processes are real OS processes (raw pyhcs._ffi layer).
+
+Sources: SchemaReference.md ProcessParameters / ProcessStatus / SignalProcessOptions / ProcessModifyRequest;
+Reference/HcsCreateProcess.md, HcsOpenProcess.md, HcsWaitForProcessExit.md; hcsshim internal/hcs/v2/process.go
+(Kill, CloseStdin, ResizeConsole, StdioLegacy), v2/utils.go (makeOpenFiles: caller-owned handles), v2/errors.go.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import time
+
+import pytest
+
+from tests.fakes.rawhcs import (
+    E_INVALIDARG,
+    E_NOT_FOUND,
+    GENERIC_ALL,
+    HCS_E_INVALID_JSON,
+    HCS_E_INVALID_STATE,
+    HCS_E_OPERATION_TIMEOUT,
+    HCS_E_PROCESS_ALREADY_STOPPED,
+    S_OK,
+    close_info,
+    create_process,
+    create_system,
+    doc,
+    ffi,
+    lib,
+    operation,
+    process_call,
+    read_all,
+    running_system,
+    system_call,
+    take_wide,
+    terminate,
+    u32,
+    wait,
+    wait_process_exit,
+    wait_process_info,
+)
+
+CLOSE_STDIN = {"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}}
+
+
+@pytest.fixture
+def system():
+    with running_system() as s:
+        yield s
+
+
+def test_real_process_stdout_and_stderr_through_the_handles(system, fake) -> None:
+    """HCS_PROCESS_INFORMATION handles are caller-owned fds (off Windows); ProcessId is the real pid."""
+    proc, info = create_process(system, {"CommandLine": "echo out; echo err >&2; exit 7",
+                                         "CreateStdOutPipe": True, "CreateStdErrPipe": True})
+    assert info["stdin"] is None  # not requested -> NULL
+    assert read_all(info["stdout"]) == b"out\n" and read_all(info["stderr"]) == b"err\n"
+    status = wait_process_exit(proc)
+    assert status == {"ProcessId": info["pid"], "Exited": True, "ExitCode": 7, "LastWaitResult": 0}
+    close_info(info)
+    lib.HcsCloseProcess(proc)
+
+
+def test_stdin_pipe_and_close_handle_request(system, fake) -> None:
+    """stdin reaches the process; EOF needs the caller's handle closed *and* ProcessModifyRequest CloseHandle StdIn
+    (hcsshim v2/process.go CloseStdin does both; StdioLegacy: closing the returned pipes does not close the
+    underlying ones)."""
+    proc, info = create_process(system, {"CommandLine": "cat", "CreateStdInPipe": True, "CreateStdOutPipe": True})
+    os.write(info["stdin"], b"hello\n")
+    os.close(info["stdin"])
+    info["stdin"] = None
+    r, _, _ = select.select([info["stdout"]], [], [], 5)
+    assert r and os.read(info["stdout"], 100) == b"hello\n"
+    out = ffi.new("PWSTR *")
+    assert u32(lib.HcsWaitForProcessExit(proc, 200, out)) == HCS_E_OPERATION_TIMEOUT  # the fake still holds stdin
+    assert process_call(lib.HcsModifyProcess, proc, CLOSE_STDIN)[0] == S_OK
+    assert read_all(info["stdout"]) == b""
+    assert wait_process_exit(proc)["ExitCode"] == 0
+    # HcsModifyProcess fails once the process has exited (hcsshim CloseStdin checks stopped() first)
+    assert process_call(lib.HcsModifyProcess, proc, CLOSE_STDIN)[0] == HCS_E_PROCESS_ALREADY_STOPPED
+    close_info(info)
+    lib.HcsCloseProcess(proc)
+
+
+def test_environment_replaces_and_working_directory(system, fake, tmp_path) -> None:
+    """ProcessParameters Environment (choice: replaces the environment, CreateProcessW semantics) and
+    WorkingDirectory."""
+    proc, info = create_process(system, {"CommandLine": 'echo "$FOO|$HOME|$(pwd)"', "CreateStdOutPipe": True,
+                                         "Environment": {"FOO": "bar baz", "PATH": "/usr/bin:/bin"},
+                                         "WorkingDirectory": str(tmp_path)})
+    assert read_all(info["stdout"]).decode() == f"bar baz||{tmp_path}\n"
+    wait_process_exit(proc)
+    close_info(info)
+    lib.HcsCloseProcess(proc)
+    # without Environment the fake's own environment is inherited
+    os.environ["FAKEHCS_TEST_INHERIT"] = "yes"
+    proc, info = create_process(system, {"CommandLine": "echo $FAKEHCS_TEST_INHERIT", "CreateStdOutPipe": True})
+    assert read_all(info["stdout"]) == b"yes\n"
+    wait_process_exit(proc)
+    close_info(info)
+    lib.HcsCloseProcess(proc)
+
+
+def test_bad_working_directory_fails_the_operation(system, fake) -> None:
+    handle = ffi.new("HCS_PROCESS *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc({"CommandLine": "true", "WorkingDirectory": "/no/such/dir"}),
+                                        op, ffi.NULL, handle)) == S_OK
+        hr, info, text = wait_process_info(op)
+        assert hr == 0x8007010B and json.loads(text)["ErrorMessage"]  # HRESULT_FROM_WIN32(ERROR_DIRECTORY)
+        assert info["pid"] == 0 and info["stdout"] is None
+        first = handle[0]
+        assert u32(lib.HcsCreateProcess(system, doc("{nope"), op, ffi.NULL, handle)) == HCS_E_INVALID_JSON
+        assert handle[0] == ffi.NULL
+    lib.HcsCloseProcess(first)
+
+
+def test_emulate_console_is_a_pty(system, fake) -> None:
+    """EmulateConsole: a TTY (stderr merged, StdError NULL), ConsoleSize [height, width], resizable with
+    ProcessModifyRequest ConsoleSize (hcsshim v2/process.go ResizeConsole)."""
+    proc, info = create_process(system, {
+        "CommandLine": "test -t 0 && test -t 1 && echo tty; stty size; echo err >&2; read x; stty size",
+        "EmulateConsole": True, "CreateStdInPipe": True, "CreateStdOutPipe": True, "CreateStdErrPipe": True,
+        "ConsoleSize": [24, 100]})
+    assert info["stderr"] is None and info["stdin"] is not None
+    buf = b""
+    deadline = time.monotonic() + 5
+    while b"err" not in buf and time.monotonic() < deadline:
+        r, _, _ = select.select([info["stdout"]], [], [], 1)
+        if r:
+            buf += os.read(info["stdout"], 1000)
+    assert b"tty" in buf and b"24 100" in buf and b"err" in buf
+    resize = {"Operation": "ConsoleSize", "ConsoleSize": {"Height": 30, "Width": 120}}
+    assert process_call(lib.HcsModifyProcess, proc, resize)[0] == S_OK
+    os.write(info["stdin"], b"\n")
+    rest = read_all(info["stdout"])
+    assert b"30 120" in rest
+    wait_process_exit(proc)
+    close_info(info)
+    lib.HcsCloseProcess(proc)
+
+
+def test_signals(system, fake) -> None:
+    """SignalProcessOptions {"Signal": "CtrlC"} -> SIGINT (mapping in README); an integer is a Linux signal number
+    (hcsshim LCOW); an unknown name is E_INVALIDARG."""
+    proc, info = create_process(system, {"CommandLine": "sleep 30"})
+    assert process_call(lib.HcsSignalProcess, proc, {"Signal": "CtrlBreakX"})[0] == E_INVALIDARG
+    assert process_call(lib.HcsSignalProcess, proc, "{oops")[0] == HCS_E_INVALID_JSON
+    assert process_call(lib.HcsSignalProcess, proc, {"Signal": "CtrlC"})[0] == S_OK
+    assert wait_process_exit(proc)["ExitCode"] == 128 + signal.SIGINT
+    # choice: signalling an exited process -> ERROR_NOT_FOUND (hcsshim processSignalResult: "process gone")
+    assert process_call(lib.HcsSignalProcess, proc, {"Signal": "CtrlC"})[0] == E_NOT_FOUND
+    lib.HcsCloseProcess(proc)
+    proc, info = create_process(system, {"CommandLine": "sleep 30"})
+    assert process_call(lib.HcsSignalProcess, proc, {"Signal": 15})[0] == S_OK
+    assert wait_process_exit(proc)["ExitCode"] == 128 + signal.SIGTERM
+    lib.HcsCloseProcess(proc)
+    proc, info = create_process(system, {"CommandLine": "trap 'echo got-hup; exit 0' HUP; sleep 30 & wait",
+                                         "CreateStdOutPipe": True})
+    time.sleep(0.1)
+    assert process_call(lib.HcsSignalProcess, proc, {"Signal": "CtrlClose"})[0] == S_OK
+    assert b"got-hup" in read_all(info["stdout"])
+    wait_process_exit(proc)
+    close_info(info)
+    lib.HcsCloseProcess(proc)
+
+
+def test_terminate_twice(system, fake) -> None:
+    """hcsshim v2/process.go Kill: a second HcsTerminateProcess may return HCS_E_PROCESS_ALREADY_STOPPED."""
+    proc, info = create_process(system, {"CommandLine": "sleep 30"})
+    assert process_call(lib.HcsTerminateProcess, proc)[0] == S_OK
+    assert wait_process_exit(proc)["ExitCode"] == 128 + signal.SIGKILL
+    assert process_call(lib.HcsTerminateProcess, proc)[0] == HCS_E_PROCESS_ALREADY_STOPPED
+    lib.HcsCloseProcess(proc)
+
+
+def test_open_process_by_pid(system, fake) -> None:
+    """HcsOpenProcess by pid; unknown (or exited) pid -> HRESULT_FROM_WIN32(ERROR_NOT_FOUND) (hcsshim
+    v2/errors.go ErrElementNotFound)."""
+    proc, info = create_process(system, {"CommandLine": "sleep 30"})
+    other = ffi.new("HCS_PROCESS *")
+    assert u32(lib.HcsOpenProcess(system, 999999, GENERIC_ALL, other)) == E_NOT_FOUND
+    assert u32(lib.HcsOpenProcess(system, info["pid"], GENERIC_ALL, other)) == S_OK
+    with operation() as op:
+        assert u32(lib.HcsGetProcessProperties(other[0], op, ffi.NULL)) == S_OK
+        hr, text = wait(op)
+        assert hr == S_OK and json.loads(text) == {"ProcessId": info["pid"], "Exited": False, "ExitCode": 259,
+                                                   "LastWaitResult": 0}
+        assert lib.HcsGetProcessFromOperation(op) == other[0]
+    assert process_call(lib.HcsTerminateProcess, other[0])[0] == S_OK
+    assert wait_process_exit(proc)["Exited"] is True
+    lib.HcsCloseProcess(other[0])
+    assert u32(lib.HcsOpenProcess(system, info["pid"], GENERIC_ALL, other)) == E_NOT_FOUND
+    lib.HcsCloseProcess(proc)
+
+
+def test_get_process_info_returns_a_fresh_set_each_time(system, fake) -> None:
+    """Each HcsGetProcessInfo returns new caller-owned handles (hcsshim StdioLegacy relies on it)."""
+    proc, info = create_process(system, {"CommandLine": "echo x; sleep 30", "CreateStdOutPipe": True})
+    with operation() as op:
+        assert u32(lib.HcsGetProcessInfo(proc, op)) == S_OK
+        hr, again, _ = wait_process_info(op)
+        assert hr == S_OK and again["pid"] == info["pid"] and again["stdout"] not in (None, info["stdout"])
+        assert os.read(again["stdout"], 10) == b"x\n"
+        close_info(again)
+    close_info(info)
+    assert process_call(lib.HcsTerminateProcess, proc)[0] == S_OK
+    lib.HcsCloseProcess(proc)
+
+
+def test_process_only_in_running_system(fake) -> None:
+    """Processes only in a running system: HCS_E_INVALID_STATE otherwise."""
+    system = create_system(start=False)
+    handle = ffi.new("HCS_PROCESS *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc({"CommandLine": "true"}), op, ffi.NULL, handle)) == S_OK
+        assert wait_process_info(op)[0] == HCS_E_INVALID_STATE
+    lib.HcsCloseProcess(handle[0])
+    terminate(system)
+    lib.HcsCloseComputeSystem(system)
+
+
+def test_pause_stops_a_process_and_resume_continues_it(system, fake) -> None:
+    """Pausing the system freezes its processes (SIGSTOP); resume continues them (SIGCONT)."""
+    proc, info = create_process(system, {"CommandLine": "while true; do echo t; sleep 0.02; done",
+                                         "CreateStdOutPipe": True})
+    fd = info["stdout"]
+    assert select.select([fd], [], [], 5)[0]
+    assert system_call(lib.HcsPauseComputeSystem, system)[0] == S_OK
+    time.sleep(0.1)
+    while select.select([fd], [], [], 0)[0]:  # drain what was written before the pause
+        os.read(fd, 65536)
+    assert not select.select([fd], [], [], 0.3)[0], "output continued while paused"
+    assert system_call(lib.HcsResumeComputeSystem, system)[0] == S_OK
+    assert select.select([fd], [], [], 5)[0], "output did not resume"
+    assert process_call(lib.HcsTerminateProcess, proc)[0] == S_OK
+    close_info(info)
+    lib.HcsCloseProcess(proc)
+
+
+def test_wait_for_process_exit_timeout(system, fake) -> None:
+    """HcsWaitForProcessExit.md: timeout -> HCS_E_OPERATION_TIMEOUT; result ProcessStatus freed with LocalFree."""
+    proc, info = create_process(system, {"CommandLine": "sleep 0.2"})
+    out = ffi.new("PWSTR *")
+    assert u32(lib.HcsWaitForProcessExit(proc, 10, out)) == HCS_E_OPERATION_TIMEOUT
+    assert u32(lib.HcsWaitForProcessExit(proc, 0xFFFFFFFF, out)) == S_OK
+    assert json.loads(take_wide(out[0]))["ExitCode"] == 0
+    lib.HcsCloseProcess(proc)
+
+
+def test_no_zombies_are_left(system, fake) -> None:
+    """Children are reaped by a dedicated thread: after exit no zombie remains."""
+    pids = []
+    for _ in range(10):
+        proc, info = create_process(system, {"CommandLine": "true"})
+        pids.append(info["pid"])
+        wait_process_exit(proc)
+        lib.HcsCloseProcess(proc)
+    time.sleep(0.05)
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+    assert fake.counters()["RunningProcesses"] == 0
+
+
+def test_command_args_run_without_a_shell(system, fake) -> None:
+    """CommandArgs (LCOW form, hcsshim schema2/process_parameters.go): argv executed directly, no shell."""
+    proc, info = create_process(system, {"CommandArgs": ["echo", "$HOME", "a b"], "CreateStdOutPipe": True})
+    assert read_all(info["stdout"]) == b"$HOME a b\n"
+    wait_process_exit(proc)
+    close_info(info)
+    lib.HcsCloseProcess(proc)
+    handle = ffi.new("HCS_PROCESS *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc({"CommandArgs": ["/no/such/program"]}), op, ffi.NULL,
+                                        handle)) == S_OK
+        assert wait_process_info(op)[0] == 0x80070002  # HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)
+    lib.HcsCloseProcess(handle[0])
+
+
+def test_async_create_process_fault(system, fake) -> None:
+    """An asynchronous fault on HcsCreateProcess: the process never starts; its handle's calls fail with
+    ERROR_NOT_FOUND and waiting for it does not hang."""
+    fake.inject_fault("HcsCreateProcess", 0x80370108)
+    handle = ffi.new("HCS_PROCESS *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc({"CommandLine": "true"}), op, ffi.NULL, handle)) == S_OK
+        assert wait_process_info(op)[0] == 0x80370108
+    out = ffi.new("PWSTR *")
+    assert u32(lib.HcsWaitForProcessExit(handle[0], 1000, out)) == E_NOT_FOUND
+    assert process_call(lib.HcsTerminateProcess, handle[0])[0] == E_NOT_FOUND
+    lib.HcsCloseProcess(handle[0])
+
+
+def test_operation_callbacks_on_a_process_handle(system, fake) -> None:
+    """HCS_EVENT_OPTIONS.md applies to process handles too (HcsSetProcessCallback)."""
+    from tests.fakes.rawhcs import EV_OPERATION_CALLBACK, EV_PROCESS_EXITED, EventRecorder
+
+    rec = EventRecorder()
+    proc, info = create_process(system, {"CommandLine": "sleep 30"})
+    assert u32(lib.HcsSetProcessCallback(proc, 1, ffi.NULL, rec.callback)) == S_OK
+    with operation() as op:
+        assert u32(lib.HcsTerminateProcess(proc, op, ffi.NULL)) == S_OK
+        rec.wait_for(EV_PROCESS_EXITED)
+        (event,) = rec.wait_for(EV_OPERATION_CALLBACK)
+        assert event[2] == op and wait(op)[0] == S_OK
+    lib.HcsCloseProcess(proc)
