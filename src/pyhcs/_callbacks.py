@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import traceback
 from typing import Any, Dict, Optional, Protocol
 
 from ._ffi import ffi
@@ -68,6 +67,12 @@ _string = ffi.string
 _NULL = ffi.NULL
 
 
+def _report(exc: BaseException) -> None:
+    import traceback
+
+    traceback.print_exception(type(exc), exc, exc.__traceback__)
+
+
 def _on_operation_completion(operation: Any, context: Any) -> None:
     _local.depth = getattr(_local, "depth", 0) + 1
     target = None
@@ -79,7 +84,7 @@ def _on_operation_completion(operation: Any, context: Any) -> None:
         if target is not None:
             target._on_native_error(exc)
         else:
-            traceback.print_exc()
+            _report(exc)
     finally:
         _local.depth -= 1
 
@@ -91,8 +96,8 @@ def _on_event(event: Any, context: Any) -> None:
         if target is not None:
             data = event.EventData
             target._on_native_event(event.Type, None if data == _NULL else _string(data), event.Operation)
-    except BaseException:  # noqa: BLE001 - must not unwind into C; the context reports its own failures
-        traceback.print_exc()
+    except BaseException as exc:  # noqa: BLE001 - must not unwind into C; the context reports its own failures
+        _report(exc)
     finally:
         _local.depth -= 1
 

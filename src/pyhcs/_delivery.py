@@ -12,7 +12,6 @@ including ``close()``, which on an HCS thread would wait for the callback itself
 from __future__ import annotations
 
 import collections
-import logging
 import queue
 import threading
 import weakref
@@ -21,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Tuple
 if TYPE_CHECKING:
     import asyncio
 
-log = logging.getLogger("pyhcs")
 
 
 class LoopDelivery:
@@ -101,7 +99,9 @@ class CallbackThread:
             try:
                 fn(*args)
             except Exception:  # noqa: BLE001 - a user's callback failing must not stop the others
-                log.exception("pyhcs event callback %r failed", fn)
+                import logging
+
+                logging.getLogger("pyhcs").exception("pyhcs event callback %r failed", fn)
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait until everything queued so far has run (not from the callback thread itself)."""

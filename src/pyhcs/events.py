@@ -45,11 +45,12 @@ def _parse(raw: Optional[str]) -> Any:
         return raw
 
 
+_EVENT_TYPES = {int(t): t for t in EventType}
+
+
 def _event_type(value: int) -> Union[EventType, int]:
-    try:
-        return EventType(value & 0xFFFFFFFF)
-    except ValueError:
-        return value & 0xFFFFFFFF
+    value &= 0xFFFFFFFF
+    return _EVENT_TYPES.get(value, value)
 
 
 EventCallback = Callable[[Event], None]
@@ -69,7 +70,8 @@ class EventHub:
         self._callbacks: List[EventCallback] = []
         self._streams: List["EventStream"] = []
         self._exit_data: Any = None
-        self._exited = threading.Event()
+        self._exited = False  # set under _lock; _exit_event exists only once a thread waits synchronously
+        self._exit_event: Optional[threading.Event] = None
         self._failure: Optional[HcsError] = None
         self._exit_waiters: List[Tuple[LoopDelivery, "asyncio.Future[Any]"]] = []
         #: How many exit events HCS delivered to this handle (HCS reports an exit once per handle).
@@ -97,8 +99,8 @@ class EventHub:
 
     def _fan_out(self, event: Event, final: bool) -> None:
         with self._lock:
-            callbacks = list(self._callbacks)
-            streams = list(self._streams)
+            callbacks = self._callbacks
+            streams = self._streams
             if final:
                 self._streams = []
         if callbacks:
@@ -106,26 +108,27 @@ class EventHub:
             for cb in callbacks:
                 thread.call(cb, event)
         for stream in streams:
-            stream._push(event)
-            if final:
-                stream._push(_END)
+            stream._push(event, final)
 
     # -- exit ----------------------------------------------------------------------------------------------
     def set_exit(self, data: Any) -> bool:
         """Record the exit document; False if an exit was already recorded (exit is reported exactly once)."""
         with self._lock:
-            if self._exited.is_set():
+            if self._exited:
                 return False
             self._exit_data = data
-            self._exited.set()
+            self._exited = True
             waiters, self._exit_waiters = self._exit_waiters, []
+            event = self._exit_event
+        if event is not None:
+            event.set()
         for delivery, future in waiters:
             delivery.call(resolve, future, data)
         return True
 
     @property
     def exited(self) -> bool:
-        return self._exited.is_set()
+        return self._exited
 
     @property
     def exit_data(self) -> Any:
@@ -138,8 +141,11 @@ class EventHub:
                 self._failure = error
             waiters, self._exit_waiters = self._exit_waiters, []
             streams, self._streams = self._streams, []
-            callbacks = list(self._callbacks)
-        self._exited.set()
+            callbacks = self._callbacks
+            self._exited = True
+            exit_event = self._exit_event
+        if exit_event is not None:
+            exit_event.set()
         for delivery, future in waiters:
             delivery.call(reject, future, error)
         if event is not None and callbacks:
@@ -148,11 +154,17 @@ class EventHub:
                 thread.call(cb, event)
         for stream in streams:
             if event is not None:
-                stream._push(event)
-            stream._push(_END)
+                stream._push(event, True)
+            else:
+                stream._push(_END)
 
     def wait_exit(self, timeout: Optional[float], what: str) -> Any:
-        if not self._exited.wait(timeout):
+        with self._lock:
+            exited = self._exited
+            if not exited and self._exit_event is None:
+                self._exit_event = threading.Event()
+            event = self._exit_event
+        if not exited and event is not None and not event.wait(timeout):
             from .errors import error_from_hresult
 
             raise error_from_hresult(
@@ -176,7 +188,7 @@ class EventHub:
         loop = asyncio.get_running_loop()
         future: "asyncio.Future[Any]" = loop.create_future()
         with self._lock:
-            if not self._exited.is_set():
+            if not self._exited:
                 self._exit_waiters.append((delivery_for(loop), future))
                 pending = True
             else:
@@ -187,13 +199,13 @@ class EventHub:
 
     # -- listeners -----------------------------------------------------------------------------------------
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
-        with self._lock:
-            self._callbacks.append(callback)
+        with self._lock:  # copy on write: _fan_out reads the list without copying it
+            self._callbacks = self._callbacks + [callback]
 
         def unsubscribe() -> None:
             with self._lock:
                 if callback in self._callbacks:
-                    self._callbacks.remove(callback)
+                    self._callbacks = [c for c in self._callbacks if c is not callback]
 
         return unsubscribe
 
@@ -204,9 +216,9 @@ class EventHub:
         loop = asyncio.get_running_loop()
         stream = EventStream(self, delivery_for(loop))
         with self._lock:
-            ended = self._failure is not None or self._exited.is_set()
+            ended = self._failure is not None or self._exited
             if not ended:
-                self._streams.append(stream)
+                self._streams = self._streams + [stream]
         if ended:
             stream._push(_END)
         return stream
@@ -214,7 +226,7 @@ class EventHub:
     def _remove_stream(self, stream: "EventStream") -> None:
         with self._lock:
             if stream in self._streams:
-                self._streams.remove(stream)
+                self._streams = [s for s in self._streams if s is not stream]
 
     def closed(self, what: str) -> None:
         """The handle is closing: wake every waiter with a clear 'closed' error."""
@@ -244,8 +256,13 @@ class EventStream:
         self._queue: "asyncio.Queue[Any]" = asyncio.Queue()
         self._ended = False
 
-    def _push(self, item: Any) -> None:  # any thread
-        self._delivery.call(self._queue.put_nowait, item)
+    def _push(self, item: Any, final: bool = False) -> None:  # any thread
+        self._delivery.call(self._put, item, final)
+
+    def _put(self, item: Any, final: bool) -> None:
+        self._queue.put_nowait(item)
+        if final:
+            self._queue.put_nowait(_END)
 
     def __aiter__(self) -> "EventStream":
         return self

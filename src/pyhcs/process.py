@@ -238,7 +238,7 @@ class Process:
 
     # -- the one way this class runs an operation ----------------------------------------------------------
     def _call(self, function: str, document: Document, timeout: Optional[float], what: str,
-              with_document: bool = True, process_info: bool = False) -> Tuple[Any, Operation]:
+              with_document: bool = True, process_info: bool = False) -> Tuple[Any, Optional[ProcessInfo]]:
         fn = getattr(lib, function)
         raw = self._lease.raw
         arg = document_arg(document, what)
@@ -246,14 +246,13 @@ class Process:
         return run(function, call, keep=arg, leases=(self._lease,), timeout=timeout, process_info=process_info,
                    system_id=self.system.id, process_id=self.pid)
 
-    async def _call_async(self, function: str, document: Document, what: str, with_document: bool = True,
-                          process_info: bool = False) -> Tuple[Any, Operation]:
+    async def _call_async(self, function: str, document: Document, what: str, with_document: bool = True) -> Any:
         fn = getattr(lib, function)
         raw = self._lease.raw
         arg = document_arg(document, what)
         call = (lambda h: fn(raw, h, arg)) if with_document else (lambda h: fn(raw, h))
-        return await run_async(function, call, keep=arg, leases=(self._lease,), process_info=process_info,
-                               system_id=self.system.id, process_id=self.pid)
+        return await run_async(function, call, keep=arg, leases=(self._lease,), system_id=self.system.id,
+                               process_id=self.pid)
 
     # -- control -------------------------------------------------------------------------------------------
     def signal(self, signal: Union[str, int, "SignalProcessOptions"], *, timeout: Optional[float] = None) -> None:
@@ -335,14 +334,15 @@ class Process:
         return cast("ProcessStatus", result or {})
 
     async def properties_async(self, query: Document = None) -> "ProcessStatus":
-        result, _ = await self._call_async("HcsGetProcessProperties", query, "property query")
+        result = await self._call_async("HcsGetProcessProperties", query, "property query")
         return cast("ProcessStatus", result or {})
 
     def process_info(self, *, timeout: Optional[float] = None) -> ProcessInfo:
         """HcsGetProcessInfo: a fresh set of std handles (yours to close) and the process id."""
-        _, op = self._call("HcsGetProcessInfo", None, timeout, "", with_document=False, process_info=True)
-        assert op.process_info is not None
-        return op.process_info
+        _, info = self._call("HcsGetProcessInfo", None, timeout, "", with_document=False, process_info=True)
+        if info is None:
+            raise HcsError(message="HcsGetProcessInfo returned no process information")
+        return info
 
     # -- exit ----------------------------------------------------------------------------------------------
     @property
@@ -376,34 +376,50 @@ class Process:
 
     # -- I/O -----------------------------------------------------------------------------------------------
     def communicate(self, input: Optional[bytes] = None, timeout: Optional[float] = None) -> Tuple[bytes, bytes]:
-        """Write *input* to stdin (then close it), read stdout and stderr to EOF, wait for exit."""
-        results: Dict[str, bytes] = {}
-        errors: List[BaseException] = []
+        """Write *input* to stdin (then close it), read stdout and stderr to EOF, wait for exit.
 
-        def read(name: str, f: Optional[IO[bytes]]) -> None:
+        stdout is read on the calling thread; stderr and a non-empty input get a helper thread each, so neither
+        pipe can fill up and block the process while another is being served."""
+        errors: List[BaseException] = []
+        stderr_data: List[bytes] = []
+        threads = []
+
+        def read_stderr() -> None:
             try:
-                results[name] = _stdio.read_all(f)
-            except BaseException as exc:  # noqa: BLE001
+                stderr_data.append(_stdio.read_all(self.stderr))
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
                 errors.append(exc)
 
-        threads = [threading.Thread(target=read, args=(n, f), daemon=True)
-                   for n, f in (("stdout", self.stdout), ("stderr", self.stderr)) if f is not None]
-        for t in threads:
-            t.start()
-        if self.stdin is not None and not self.stdin.closed:
+        def feed_stdin() -> None:
             try:
-                if input:
+                if input and self.stdin is not None:
                     self.stdin.write(input)
             except BrokenPipeError:
                 pass
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
             finally:
+                try:
+                    self.close_stdin(timeout=timeout)
+                except BaseException as exc:  # noqa: BLE001
+                    errors.append(exc)
+
+        if self.stderr is not None:
+            threads.append(threading.Thread(target=read_stderr, name="pyhcs-stderr", daemon=True))
+        if self.stdin is not None and not self.stdin.closed:
+            if input:
+                threads.append(threading.Thread(target=feed_stdin, name="pyhcs-stdin", daemon=True))
+            else:
                 self.close_stdin(timeout=timeout)
-        self.wait(timeout)
+        for t in threads:
+            t.start()
+        stdout_data = _stdio.read_all(self.stdout)
         for t in threads:
             t.join()
         if errors:
             raise errors[0]
-        return results.get("stdout", b""), results.get("stderr", b"")
+        self.wait(timeout)
+        return stdout_data, stderr_data[0] if stderr_data else b""
 
     async def streams(self) -> Tuple[Optional[_stdio.StdinWriter], Optional[asyncio.StreamReader],
                                      Optional[asyncio.StreamReader]]:

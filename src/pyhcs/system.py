@@ -20,9 +20,11 @@ from ._strings import Document, document_arg, to_wide
 from .enums import GENERIC_ALL, EventOptions, EventType
 from .errors import HcsAlreadyStoppedError, HcsError, HcsInvalidStateError, check_hresult
 from .events import Event, EventCallback, EventHub, EventStream
-from .operation import Operation, run, run_async
+from .operation import Operation, failed_future, run, run_async
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .process import CompletedProcess, Process
     from .schema import (
         ComputeSystem as ComputeSystemDocument,
@@ -49,6 +51,10 @@ def _property_query(query: PropertyQuery) -> Document:
             raise TypeError("property types must be strings such as 'Statistics' or 'ProcessList'")
         return {"PropertyTypes": types}
     raise TypeError(f"query must be a System_PropertyQuery, a list of property types or None, not {type(query).__name__}")
+
+
+def _none(result: Any, info: Any) -> None:
+    return None
 
 
 def _check_exit_action(value: str) -> None:
@@ -128,22 +134,44 @@ class ComputeSystem:
         return system
 
     @classmethod
-    async def create_async(
+    def create_async(
         cls,
         system_id: str,
         document: Union["ComputeSystemDocument", Mapping[str, Any], str],
         *,
         exit_action: ExitAction = "terminate",
         event_options: EventOptions = EventOptions.NONE,
-    ) -> "ComputeSystem":
-        """``create`` for asyncio."""
-        system, op = cls._begin_create(system_id, document, True, exit_action, event_options)
+    ) -> "asyncio.Future[ComputeSystem]":
+        """``create`` for asyncio: ``system = await ComputeSystem.create_async(id, document)``."""
         try:
-            await op
-        except BaseException:
-            op.after_release(system.close)
-            raise
-        return system
+            _check_exit_action(exit_action)
+            idw = to_wide(system_id, "system id")
+            if document is None:
+                raise TypeError("a compute system needs a ComputeSystem document")
+            doc = document_arg(document, "ComputeSystem document")
+        except BaseException as exc:  # noqa: BLE001 - surfaces at await
+            return failed_future(exc)
+        out = ffi.new("HCS_SYSTEM *")
+        made: List[Any] = []  # the ComputeSystem, or the error registering its events
+
+        def created(_: Any, __: Any) -> "ComputeSystem":
+            if isinstance(made[0], BaseException):
+                raise made[0]
+            return cast(ComputeSystem, made[0])
+
+        def failed(_: BaseException) -> None:
+            if made and isinstance(made[0], ComputeSystem):
+                made[0].close()  # the operation is over: HCS no longer uses the handle
+
+        future = run_async("HcsCreateComputeSystem", lambda h: lib.HcsCreateComputeSystem(idw, doc, h, _NULL, out),
+                           keep=(idw, doc), system_id=system_id, transform=created, on_error=failed)
+        if out[0] != _NULL:
+            # Settling runs on this loop after we return, so the system is registered for events before that.
+            try:
+                made.append(cls(system_id, out[0], exit_action, event_options))
+            except BaseException as exc:  # noqa: BLE001
+                made.append(exc)
+        return future
 
     @classmethod
     def open(
@@ -167,11 +195,15 @@ class ComputeSystem:
         return list(result or [])
 
     @staticmethod
-    async def enumerate_async(query: Union["SystemQuery", Mapping[str, Any], str, None] = None) -> List["Properties"]:
-        q = document_arg(query, "SystemQuery")
-        result, _ = await run_async("HcsEnumerateComputeSystems", lambda h: lib.HcsEnumerateComputeSystems(q, h),
-                                    keep=q)
-        return list(result or [])
+    def enumerate_async(
+        query: Union["SystemQuery", Mapping[str, Any], str, None] = None
+    ) -> "asyncio.Future[List[Properties]]":
+        try:
+            q = document_arg(query, "SystemQuery")
+        except BaseException as exc:  # noqa: BLE001
+            return failed_future(exc)
+        return run_async("HcsEnumerateComputeSystems", lambda h: lib.HcsEnumerateComputeSystems(q, h), keep=q,
+                         transform=lambda result, _: list(result or []))
 
     # -- the one way this class runs an operation ----------------------------------------------------------
     def _call(self, function: str, document: Document = None, timeout: Optional[float] = None, what: str = "options",
@@ -183,14 +215,17 @@ class ComputeSystem:
                         timeout=timeout, system_id=self.id)
         return result
 
-    async def _call_async(self, function: str, document: Document = None, what: str = "options",
-                          extra: Tuple[Any, ...] = ()) -> Any:
-        fn = getattr(lib, function)
-        raw = self._lease.raw
-        arg = document_arg(document, what)
-        result, _ = await run_async(function, lambda h: fn(raw, h, arg, *extra), keep=arg, leases=(self._lease,),
-                                    system_id=self.id)
-        return result
+    def _call_async(self, function: str, document: Document = None, what: str = "options",
+                    extra: Tuple[Any, ...] = (), transform: Optional[Callable[[Any, Any], Any]] = None
+                    ) -> "asyncio.Future[Any]":
+        try:
+            fn = getattr(lib, function)
+            raw = self._lease.raw
+            arg = document_arg(document, what)
+        except BaseException as exc:  # noqa: BLE001 - surfaces at await
+            return failed_future(exc)
+        return run_async(function, lambda h: fn(raw, h, arg, *extra), keep=arg, leases=(self._lease,),
+                         system_id=self.id, transform=transform or _none)
 
     def begin(self, function: str, document: Document = None) -> Operation:
         """Start ``function`` (e.g. "HcsStartComputeSystem") on this system and return its Operation (id, type,
@@ -206,50 +241,50 @@ class ComputeSystem:
         """HcsStartComputeSystem: Created -> Running."""
         self._call("HcsStartComputeSystem", options, timeout)
 
-    async def start_async(self, options: Document = None) -> None:
-        await self._call_async("HcsStartComputeSystem", options)
+    def start_async(self, options: Document = None) -> "asyncio.Future[None]":
+        return self._call_async("HcsStartComputeSystem", options)
 
     def shutdown(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
         """HcsShutDownComputeSystem: ask the guest to shut down cleanly (SystemExited: GracefulExit)."""
         self._call("HcsShutDownComputeSystem", options, timeout)
 
-    async def shutdown_async(self, options: Document = None) -> None:
-        await self._call_async("HcsShutDownComputeSystem", options)
+    def shutdown_async(self, options: Document = None) -> "asyncio.Future[None]":
+        return self._call_async("HcsShutDownComputeSystem", options)
 
     def terminate(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
         """HcsTerminateComputeSystem: stop the system forcefully (SystemExited: ForcedExit)."""
         self._call("HcsTerminateComputeSystem", options, timeout)
 
-    async def terminate_async(self, options: Document = None) -> None:
-        await self._call_async("HcsTerminateComputeSystem", options)
+    def terminate_async(self, options: Document = None) -> "asyncio.Future[None]":
+        return self._call_async("HcsTerminateComputeSystem", options)
 
     def pause(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
         """HcsPauseComputeSystem: Running -> Paused (PauseOptions optional)."""
         self._call("HcsPauseComputeSystem", options, timeout)
 
-    async def pause_async(self, options: Document = None) -> None:
-        await self._call_async("HcsPauseComputeSystem", options)
+    def pause_async(self, options: Document = None) -> "asyncio.Future[None]":
+        return self._call_async("HcsPauseComputeSystem", options)
 
     def resume(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
         """HcsResumeComputeSystem: Paused -> Running."""
         self._call("HcsResumeComputeSystem", options, timeout)
 
-    async def resume_async(self, options: Document = None) -> None:
-        await self._call_async("HcsResumeComputeSystem", options)
+    def resume_async(self, options: Document = None) -> "asyncio.Future[None]":
+        return self._call_async("HcsResumeComputeSystem", options)
 
     def save(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
         """HcsSaveComputeSystem: save the system's state (SaveOptions: SaveType, SaveStateFilePath)."""
         self._call("HcsSaveComputeSystem", options, timeout, "SaveOptions")
 
-    async def save_async(self, options: Document = None) -> None:
-        await self._call_async("HcsSaveComputeSystem", options, "SaveOptions")
+    def save_async(self, options: Document = None) -> "asyncio.Future[None]":
+        return self._call_async("HcsSaveComputeSystem", options, "SaveOptions")
 
     def crash(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
         """HcsCrashComputeSystem: make the guest crash (for crash-dump testing; CrashOptions)."""
         self._call("HcsCrashComputeSystem", options, timeout, "CrashOptions")
 
-    async def crash_async(self, options: Document = None) -> None:
-        await self._call_async("HcsCrashComputeSystem", options, "CrashOptions")
+    def crash_async(self, options: Document = None) -> "asyncio.Future[None]":
+        return self._call_async("HcsCrashComputeSystem", options, "CrashOptions")
 
     def modify(self, request: Union["ModifySettingRequest", Mapping[str, Any], str], *,
                timeout: Optional[float] = None) -> None:
@@ -258,10 +293,10 @@ class ComputeSystem:
             raise TypeError("modify needs a ModifySettingRequest")
         self._call("HcsModifyComputeSystem", request, timeout, "ModifySettingRequest", (_NULL,))
 
-    async def modify_async(self, request: Union["ModifySettingRequest", Mapping[str, Any], str]) -> None:
+    def modify_async(self, request: Union["ModifySettingRequest", Mapping[str, Any], str]) -> "asyncio.Future[None]":
         if request is None:
-            raise TypeError("modify needs a ModifySettingRequest")
-        await self._call_async("HcsModifyComputeSystem", request, "ModifySettingRequest", (_NULL,))
+            return failed_future(TypeError("modify needs a ModifySettingRequest"))
+        return self._call_async("HcsModifyComputeSystem", request, "ModifySettingRequest", (_NULL,))
 
     def properties(self, query: PropertyQuery = None, *, timeout: Optional[float] = None) -> "Properties":
         """HcsGetComputeSystemProperties: Properties (Id, SystemType, State ... plus what *query* asks for:
@@ -269,9 +304,13 @@ class ComputeSystem:
         return cast("Properties", self._call("HcsGetComputeSystemProperties", _property_query(query), timeout,
                                              "System_PropertyQuery") or {})
 
-    async def properties_async(self, query: PropertyQuery = None) -> "Properties":
-        return cast("Properties", await self._call_async("HcsGetComputeSystemProperties", _property_query(query),
-                                                         "System_PropertyQuery") or {})
+    def properties_async(self, query: PropertyQuery = None) -> "asyncio.Future[Properties]":
+        try:
+            q = _property_query(query)
+        except BaseException as exc:  # noqa: BLE001
+            return failed_future(exc)
+        return self._call_async("HcsGetComputeSystemProperties", q, "System_PropertyQuery",
+                                transform=lambda result, _: result or {})
 
     @property
     def state(self) -> str:
@@ -317,6 +356,7 @@ class ComputeSystem:
         return Process.create(self, command_line, **kwargs)
 
     async def create_process_async(self, command_line: Optional[str] = None, **kwargs: Any) -> "Process":
+        """``create_process`` for asyncio."""
         from .process import Process
 
         return await Process.create_async(self, command_line, **kwargs)

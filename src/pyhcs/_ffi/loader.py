@@ -113,9 +113,16 @@ def load(kind: str) -> Any:
 class LazyLibrary:
     """Attribute access returns the bound C function, resolved and cached at first use."""
 
-    def __init__(self, kind: str, names: "frozenset[str]") -> None:
+    def __init__(self, kind: str, header: str) -> None:
         self._kind = kind
-        self._names = names
+        self._header = header
+        self._declared: "Optional[frozenset[str]]" = None
+
+    @property
+    def _names(self) -> "frozenset[str]":
+        if self._declared is None:
+            self._declared = _declared(self._header)
+        return self._declared
 
     def _forget(self) -> None:
         for name in [n for n in self.__dict__ if not n.startswith("_")]:
@@ -157,8 +164,8 @@ def _declared(header: str) -> "frozenset[str]":
     return frozenset(re.findall(r"WINAPI\s+(\w+)\s*\(", text))
 
 
-lib = LazyLibrary("computecore", _declared("computecore.h"))
-storage_lib = LazyLibrary("computestorage", _declared("computestorage.h"))
+lib = LazyLibrary("computecore", "computecore.h")
+storage_lib = LazyLibrary("computestorage", "computestorage.h")
 
 
 def _local_free_function() -> Any:

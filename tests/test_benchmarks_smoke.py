@@ -1,0 +1,98 @@
+"""The benchmark suite runs (``benchmarks/run.py --quick``) and reports every figure.
+
+A smoke check only: timings on a shared CI machine mean nothing, so this never asserts one. It asserts that each
+benchmark ran every variant, that every ratio is a positive number, and that the JSON carries the machine
+description, import time, RSS and leak figures docs/performance.md reports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "benchmarks" / "run.py"
+
+# The C driver and the RSS figure are POSIX (a .so built with cc, /proc/self/status).
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the benchmark suite runs on POSIX only")
+
+EXPECTED = {
+    "sync_round_trip": {"c", "raw_cffi", "pyhcs", "raw_cffi_json"},
+    "async_1": {"c", "raw_cffi", "pyhcs"},
+    "async_100": {"c", "raw_cffi", "pyhcs", "pyhcs_gather", "raw_cffi_task", "pyhcs_begin"},
+    "async_1000": {"c", "raw_cffi", "pyhcs", "pyhcs_gather", "raw_cffi_task", "pyhcs_begin"},
+    "system_events": {"c", "raw_callback", "pyhcs_callback", "raw_async", "pyhcs_async", "raw_callback_hop"},
+    "process_events": {"c", "raw_callback", "pyhcs_callback", "raw_async", "pyhcs_async", "raw_callback_hop"},
+    "process_round_trip": {"c", "raw_cffi", "pyhcs", "pyhcs_run"},
+}
+TARGET_RATIOS = {
+    "sync_round_trip": "pyhcs/raw_cffi",
+    "async_100": "pyhcs/raw_cffi",
+    "async_1000": "pyhcs/raw_cffi",
+    "system_events": "pyhcs_callback/raw_callback",
+    "process_events": "pyhcs_async/raw_async",
+}
+
+
+def positive(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, fake_library: Path) -> Any:
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    env = dict(os.environ)
+    env.pop("PYHCS_COMPUTECORE", None)  # the benchmark picks its library itself (--fake)
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--json", str(out), "--fake", str(fake_library)],
+        cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, f"benchmarks/run.py --quick failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    assert "targets:" in proc.stdout  # the readable table was printed
+    return json.loads(out.read_text())
+
+
+@pytest.mark.timeout(900)
+def test_quick_run_reports_every_benchmark_and_variant(report: Any) -> None:
+    assert report["config"]["quick"] is True
+    assert set(report["benchmarks"]) == set(EXPECTED)
+    for key, variants in EXPECTED.items():
+        b = report["benchmarks"][key]
+        assert set(b["variants"]) == variants, key
+        for name, v in b["variants"].items():
+            for stat in ("median", "p25", "p75", "min", "max", "ops_per_s"):
+                assert positive(v[stat]), (key, name, stat, v[stat])
+            assert v["samples"] and all(positive(s) for s in v["samples"]), (key, name)
+
+
+@pytest.mark.timeout(900)
+def test_quick_run_ratios_are_positive_numbers(report: Any) -> None:
+    for key, b in report["benchmarks"].items():
+        assert b["ratios"], key
+        for name, r in b["ratios"].items():
+            assert positive(r["median"]) and positive(r["min"]) and positive(r["max"]), (key, name, r)
+    for key, ratio in TARGET_RATIOS.items():
+        assert ratio in report["benchmarks"][key]["ratios"], (key, ratio)
+
+
+@pytest.mark.timeout(900)
+def test_quick_run_reports_machine_import_rss_and_leaks(report: Any) -> None:
+    m = report["machine"]
+    for field in ("platform", "cpu", "cpus", "python", "cffi"):
+        assert m[field], field
+    imp = report["import"]
+    assert positive(imp["pyhcs_ms"]["median"]) and isinstance(imp["cffi_ms"]["median"], float)
+    assert imp["importtime_us"]["pyhcs"] > 0
+    rss = report["rss"]
+    assert rss["operations"] > 0 and positive(rss["rss_before_kb"]) and positive(rss["rss_after_kb"])
+    assert isinstance(rss["rss_growth_kb"], int)
+    # leak figures are reported (not judged here: the object-layer tests own leak correctness)
+    assert isinstance(report["leaks"]["open_handles"], int)
+    assert {t["description"] for t in report["targets"]} and all(isinstance(t["met"], bool) for t in report["targets"])
