@@ -15,12 +15,16 @@ from typing import Any, Dict, Optional, Protocol
 
 from ._ffi import ffi
 
-_local = threading.local()
+# Threads HCS has called us on. They are HCS's own (a pool serving callbacks), never threads that run user code,
+# so "am I on one of them" is "am I inside an HCS callback" -- a set lookup instead of a thread-local counter on
+# every callback.
+_hcs_threads: "set[int]" = set()
+_get_ident = threading.get_ident
 
 
 def in_hcs_callback() -> bool:
-    """True on a thread that is running one of our HCS callbacks right now."""
-    return getattr(_local, "depth", 0) > 0
+    """True on a thread that HCS calls back on (closing a handle there could wait for the callback itself)."""
+    return _get_ident() in _hcs_threads
 
 
 class OperationContext(Protocol):
@@ -61,6 +65,8 @@ class Registry:
 
 operations = Registry("operation completions")
 events = Registry("event callbacks")
+_operation_items = operations._items
+_event_items = events._items
 
 _cast = ffi.cast
 _string = ffi.string
@@ -74,10 +80,10 @@ def _report(exc: BaseException) -> None:
 
 
 def _on_operation_completion(operation: Any, context: Any) -> None:
-    _local.depth = getattr(_local, "depth", 0) + 1
+    _hcs_threads.add(_get_ident())
     target = None
     try:
-        target = operations.get(int(_cast("uintptr_t", context)))
+        target = _operation_items.get(int(_cast("uintptr_t", context)))
         if target is not None:
             target._on_native_completion(operation)
     except BaseException as exc:  # noqa: BLE001 - must not unwind into C
@@ -85,21 +91,17 @@ def _on_operation_completion(operation: Any, context: Any) -> None:
             target._on_native_error(exc)
         else:
             _report(exc)
-    finally:
-        _local.depth -= 1
 
 
 def _on_event(event: Any, context: Any) -> None:
-    _local.depth = getattr(_local, "depth", 0) + 1
+    _hcs_threads.add(_get_ident())
     try:
-        target = events.get(int(_cast("uintptr_t", context)))
+        target = _event_items.get(int(_cast("uintptr_t", context)))
         if target is not None:
             data = event.EventData
             target._on_native_event(event.Type, None if data == _NULL else _string(data), event.Operation)
     except BaseException as exc:  # noqa: BLE001 - must not unwind into C; the context reports its own failures
         _report(exc)
-    finally:
-        _local.depth -= 1
 
 
 #: The one HCS_OPERATION_COMPLETION trampoline; lives as long as the module (i.e. the process).
