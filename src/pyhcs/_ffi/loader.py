@@ -134,7 +134,7 @@ class LazyLibrary:
         dl = load(self._kind)
         try:
             fn = getattr(dl, name)
-        except AttributeError:
+        except (AttributeError, ffi.error):  # cffi raises ffi.error for a declared symbol the library lacks
             raise HcsFunctionNotFoundError(
                 ERROR_PROC_NOT_FOUND_HRESULT,
                 f"{name} is not exported by {library_path(self._kind)} (needs a newer Windows build)",
@@ -174,7 +174,7 @@ def _local_free_function() -> Any:
     dl = load("computecore")
     try:
         return dl.LocalFree
-    except AttributeError:
+    except (AttributeError, ffi.error):
         raise HcsFunctionNotFoundError(
             ERROR_PROC_NOT_FOUND_HRESULT,
             f"LocalFree is not exported by {library_path('computecore')}; off Windows the HCS library must "
