@@ -103,7 +103,8 @@ def test_nested_field_types() -> None:
     assert vm["ComputeTopology"] is schema.ComputeTopology is schema.Topology
     assert typing.get_type_hints(schema.Uefi)["BootThis"] is schema.BootThis is schema.UefiBootEntry
     assert typing.get_type_hints(schema.Scsi)["Attachments"] == Dict[str, schema.Attachment]
-    assert typing.get_type_hints(schema.ResultError)["Attribution"] == List[schema.AttributionRecord]
+    # typing_extensions' get_type_hints strips Required/NotRequired the same way on every Python (3.9's typing does not)
+    assert typing_extensions.get_type_hints(schema.ResultError)["Attribution"] == List[schema.AttributionRecord]
 
 
 # ----------------------------------------------------------------------------------------------- names

@@ -112,7 +112,7 @@ def render() -> str:
     lines += ["", "## Enums", ""]
     for name in ("OperationType", "EventType", "EventOptions"):
         cls = getattr(pyhcs, name)
-        lines += [f"- `{name}`: " + ", ".join(f"{m.name}={int(m):#x}" for m in cls)]
+        lines += [f"- `{name}`: " + ", ".join(f"{k}={int(m):#x}" for k, m in cls.__members__.items())]
     return "\n".join(lines).rstrip() + "\n"
 
 
