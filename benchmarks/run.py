@@ -90,8 +90,10 @@ TARGETS = [
     ("async_100", "pyhcs/raw_cffi", 0.8, "pyhcs async, 100 in flight >= 0.8x coalesced raw cffi"),
     ("async_1000", "pyhcs/raw_cffi", 0.8, "pyhcs async, 1000 in flight >= 0.8x coalesced raw cffi"),
     ("system_events", "pyhcs_callback/raw_callback", 0.8, "system events into a callback >= 0.8x raw"),
+    ("system_events", "pyhcs_inline/raw_callback", 0.8, "system events into an inline callback >= 0.8x raw"),
     ("system_events", "pyhcs_async/raw_async", 0.8, "system events into an async iterator >= 0.8x raw"),
     ("process_events", "pyhcs_callback/raw_callback", 0.8, "process-exit events into a callback >= 0.8x raw"),
+    ("process_events", "pyhcs_inline/raw_callback", 0.8, "process-exit events into an inline callback >= 0.8x raw"),
     ("process_events", "pyhcs_async/raw_async", 0.8, "process-exit events into an async iterator >= 0.8x raw"),
 ]
 
@@ -693,7 +695,7 @@ def bench_events(env: Env, cfg: Dict[str, Any], kind: str) -> Bench:
             for key in keys:
                 raw_events.sinks.pop(key, None)
 
-    def pyhcs_callback() -> float:
+    def pyhcs_callback(inline: bool = False) -> float:
         sink = EventSink(n)
         ids, sources, close = pyhcs_setup()
 
@@ -702,7 +704,7 @@ def bench_events(env: Env, cfg: Dict[str, Any], kind: str) -> Bench:
                 sink.hit()
 
         for s in sources:
-            s.on_event(on_event)
+            s.on_event(on_event, inline=inline)
         try:
             t0 = time.perf_counter_ns()
             env.trigger_exits(ids)
@@ -765,7 +767,8 @@ def bench_events(env: Env, cfg: Dict[str, Any], kind: str) -> Bench:
     try:
         b.run([("c", "C driver callback", c_driver),
                ("raw_callback", "raw cffi callback", raw_callback),
-               ("pyhcs_callback", "pyhcs on_event() callback", pyhcs_callback),
+               ("pyhcs_callback", "pyhcs on_event() callback (event thread)", pyhcs_callback),
+               ("pyhcs_inline", "pyhcs on_event(inline=True) callback", lambda: pyhcs_callback(True)),
                ("raw_async", "raw cffi -> asyncio future", raw_async),
                ("pyhcs_async", "pyhcs async for ... events()", pyhcs_async),
                ("raw_callback_hop", "  diag: raw callback -> a Python thread", raw_callback_hop)],
@@ -1048,7 +1051,8 @@ RATIOS = {
     "sync_round_trip": [("pyhcs", "raw_cffi"), ("pyhcs", "c"), ("raw_cffi", "c"), ("pyhcs", "raw_cffi_json")],
     "async": [("pyhcs", "raw_cffi"), ("pyhcs", "c"), ("raw_cffi", "c")],
     "async_diag": [("pyhcs_gather", "raw_cffi_task"), ("pyhcs_begin", "raw_cffi")],
-    "events": [("pyhcs_callback", "raw_callback"), ("pyhcs_async", "raw_async"), ("pyhcs_callback", "c"),
+    "events": [("pyhcs_callback", "raw_callback"), ("pyhcs_inline", "raw_callback"), ("pyhcs_async", "raw_async"),
+               ("pyhcs_callback", "c"),
                ("raw_callback", "c"), ("raw_async", "c"), ("pyhcs_callback", "raw_callback_hop")],
     "process_round_trip": [("pyhcs", "raw_cffi"), ("pyhcs_run", "raw_cffi"), ("pyhcs", "c"), ("raw_cffi", "c")],
 }

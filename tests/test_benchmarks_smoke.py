@@ -28,8 +28,10 @@ EXPECTED = {
     "async_1": {"c", "raw_cffi", "pyhcs"},
     "async_100": {"c", "raw_cffi", "pyhcs", "pyhcs_gather", "raw_cffi_task", "pyhcs_begin"},
     "async_1000": {"c", "raw_cffi", "pyhcs", "pyhcs_gather", "raw_cffi_task", "pyhcs_begin"},
-    "system_events": {"c", "raw_callback", "pyhcs_callback", "raw_async", "pyhcs_async", "raw_callback_hop"},
-    "process_events": {"c", "raw_callback", "pyhcs_callback", "raw_async", "pyhcs_async", "raw_callback_hop"},
+    "system_events": {"c", "raw_callback", "pyhcs_callback", "pyhcs_inline", "raw_async", "pyhcs_async",
+                      "raw_callback_hop"},
+    "process_events": {"c", "raw_callback", "pyhcs_callback", "pyhcs_inline", "raw_async", "pyhcs_async",
+                       "raw_callback_hop"},
     "process_round_trip": {"c", "raw_cffi", "pyhcs", "pyhcs_run"},
 }
 TARGET_RATIOS = {

@@ -98,3 +98,30 @@ def test_second_registration_on_a_handle_is_refused() -> None:
         cb = ffi.callback("HCS_EVENT_CALLBACK", lambda e, c: None)
         hr = lib.HcsSetComputeSystemCallback(system._lease.raw, 0, ffi.NULL, cb)
         assert hr & 0xFFFFFFFF == 0x80370119
+
+
+def test_inline_callback_runs_on_the_hcs_thread_and_may_close_safely(fake) -> None:
+    """HcsCloseComputeSystem from the handle's own callback deadlocks on Windows (the fake aborts); pyhcs hands the
+    native close of an inline callback to its closer thread instead."""
+    system = ComputeSystem.create(unique_id(), container_document(), timeout=10)
+    system.start(timeout=10)
+    seen = []
+    done = threading.Event()
+
+    def on_event(event: pyhcs.Event) -> None:
+        seen.append((threading.current_thread().name, event.type))
+        system.close()
+        done.set()
+
+    system.on_event(on_event, inline=True)
+    system.terminate(timeout=10)
+    assert done.wait(10)
+    assert seen and seen[0][1] == pyhcs.EventType.SYSTEM_EXITED
+    assert seen[0][0] not in ("pyhcs-events", threading.main_thread().name)
+    assert system._lease.wait_closed(5)
+
+
+def test_callbacks_must_be_callable() -> None:
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        with pytest.raises(TypeError):
+            system.on_event("not callable")  # type: ignore[arg-type]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
 
 from . import _callbacks
-from ._delivery import LoopDelivery, callback_thread, delivery_for, reject, resolve
+from ._delivery import LoopDelivery, callback_thread, delivery_for, reject
 from .enums import EventType
 from .errors import HcsClosedError, HcsError, HcsServiceDisconnectedError
 
@@ -26,16 +26,6 @@ HCS_E_SERVICE_DISCONNECT = 0x8037011E
 ERROR_INVALID_HANDLE_HRESULT = 0x80070006
 
 
-class Event(NamedTuple):
-    """One HCS event: its type, its EventData (parsed JSON when it is JSON), and whose it is."""
-
-    type: Union[EventType, int]
-    data: Any
-    raw: Optional[str]
-    system_id: Optional[str]
-    process_id: Optional[int] = None
-
-
 def _parse(raw: Optional[str]) -> Any:
     if not raw:
         return None
@@ -43,6 +33,44 @@ def _parse(raw: Optional[str]) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+
+
+class Event:
+    """One HCS event: its type, its EventData (``raw``; ``data`` parses it as JSON on first use), and whose it
+    is. Parsing waits until someone reads ``data``: on the delivery path it would hold the GIL on HCS's thread."""
+
+    __slots__ = ("type", "raw", "system_id", "process_id", "_data", "_parsed")
+
+    def __init__(self, type: Union[EventType, int], raw: Optional[str], system_id: Optional[str],
+                 process_id: Optional[int] = None) -> None:
+        self.type = type
+        self.raw = raw
+        self.system_id = system_id
+        self.process_id = process_id
+        self._parsed = False
+        self._data: Any = None
+
+    @property
+    def data(self) -> Any:
+        """EventData parsed as JSON (SystemExitStatus, ProcessStatus, CrashReport ...); the raw text if it is not
+        JSON; None when the event carries none."""
+        if not self._parsed:
+            self._data = _parse(self.raw)
+            self._parsed = True
+        return self._data
+
+    def __repr__(self) -> str:
+        name = self.type.name if isinstance(self.type, EventType) else hex(self.type)
+        return f"Event({name}, system_id={self.system_id!r}, process_id={self.process_id!r}, raw={self.raw!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.type, self.raw, self.system_id, self.process_id) == (
+            other.type, other.raw, other.system_id, other.process_id)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.raw, self.system_id, self.process_id))
 
 
 _EVENT_TYPES = {int(t): t for t in EventType}
@@ -67,7 +95,8 @@ class EventHub:
         self._system_id = system_id
         self._process_id = process_id
         self._lock = threading.Lock()
-        self._callbacks: List[EventCallback] = []
+        self._callbacks: List[EventCallback] = []  # run on the pyhcs event thread
+        self._inline: List[EventCallback] = []  # run on the HCS thread (subscribe(inline=True))
         self._streams: List["EventStream"] = []
         self._exit_data: Any = None
         self._exited = False  # set under _lock; _exit_event exists only once a thread waits synchronously
@@ -79,10 +108,10 @@ class EventHub:
 
     # -- fed by HCS ----------------------------------------------------------------------------------------
     def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any) -> None:
-        event = Event(_event_type(event_type), _parse(event_data), event_data, self._system_id, self._process_id)
+        event = Event(_event_type(event_type), event_data, self._system_id, self._process_id)
         if event.type == self._exit_type:
             self.native_exit_events += 1
-            self.set_exit(event.data)
+            self.set_exit(event)
         elif event.type == EventType.SERVICE_DISCONNECT:
             self.fail(
                 HcsServiceDisconnectedError(
@@ -100,9 +129,17 @@ class EventHub:
     def _fan_out(self, event: Event, final: bool) -> None:
         with self._lock:
             callbacks = self._callbacks
+            inline = self._inline
             streams = self._streams
             if final:
                 self._streams = []
+        for cb in inline:
+            try:
+                cb(event)
+            except Exception:  # noqa: BLE001 - a user's callback failing must not reach HCS
+                import logging
+
+                logging.getLogger("pyhcs").exception("pyhcs inline event callback %r failed", cb)
         if callbacks:
             thread = callback_thread()
             for cb in callbacks:
@@ -112,7 +149,8 @@ class EventHub:
 
     # -- exit ----------------------------------------------------------------------------------------------
     def set_exit(self, data: Any) -> bool:
-        """Record the exit document; False if an exit was already recorded (exit is reported exactly once)."""
+        """Record the exit (the exit Event, or its parsed document); False if an exit was already recorded (an
+        exit is reported exactly once)."""
         with self._lock:
             if self._exited:
                 return False
@@ -123,8 +161,12 @@ class EventHub:
         if event is not None:
             event.set()
         for delivery, future in waiters:
-            delivery.call(resolve, future, data)
+            delivery.call(self._resolve_exit, future)
         return True
+
+    def _resolve_exit(self, future: "asyncio.Future[Any]") -> None:
+        if not future.done():
+            future.set_result(self.exit_data)
 
     @property
     def exited(self) -> bool:
@@ -132,7 +174,9 @@ class EventHub:
 
     @property
     def exit_data(self) -> Any:
-        return self._exit_data
+        """The exit document (SystemExitStatus / ProcessStatus), parsed on first use."""
+        data = self._exit_data
+        return data.data if isinstance(data, Event) else data
 
     def fail(self, error: HcsError, event: Optional[Event] = None) -> None:
         """Fail every pending and future wait with *error* (service disconnect, handle closed); end the streams."""
@@ -141,7 +185,7 @@ class EventHub:
                 self._failure = error
             waiters, self._exit_waiters = self._exit_waiters, []
             streams, self._streams = self._streams, []
-            callbacks = self._callbacks
+            callbacks = self._callbacks + self._inline
             self._exited = True
             exit_event = self._exit_event
         if exit_event is not None:
@@ -179,7 +223,7 @@ class EventHub:
     def _exit_result(self) -> Any:
         if self._exit_data is None and self._failure is not None:
             raise self._failure
-        return self._exit_data
+        return self.exit_data
 
     async def wait_exit_async(self) -> Any:
 
@@ -198,14 +242,19 @@ class EventHub:
         return self._exit_result()
 
     # -- listeners -----------------------------------------------------------------------------------------
-    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
-        with self._lock:  # copy on write: _fan_out reads the list without copying it
-            self._callbacks = self._callbacks + [callback]
+    def subscribe(self, callback: EventCallback, inline: bool = False) -> Callable[[], None]:
+        if not callable(callback):
+            raise TypeError("an event callback must be callable")
+        with self._lock:  # copy on write: _fan_out reads the lists without copying them
+            if inline:
+                self._inline = self._inline + [callback]
+            else:
+                self._callbacks = self._callbacks + [callback]
 
         def unsubscribe() -> None:
             with self._lock:
-                if callback in self._callbacks:
-                    self._callbacks = [c for c in self._callbacks if c is not callback]
+                self._callbacks = [c for c in self._callbacks if c is not callback]
+                self._inline = [c for c in self._inline if c is not callback]
 
         return unsubscribe
 
@@ -242,6 +291,7 @@ class EventHub:
         _callbacks.events.discard(self.key)
         with self._lock:
             self._callbacks = []
+            self._inline = []
 
 
 class EventStream:

@@ -366,9 +366,14 @@ class Process:
         """The ProcessStatus of the ProcessExited event (None until it arrives)."""
         return cast(Optional["ProcessStatus"], self._hub.exit_data)
 
-    def on_event(self, callback: EventCallback) -> Callable[[], None]:
-        """Call ``callback(event)`` for this process's events on the pyhcs event thread."""
-        return self._hub.subscribe(callback)
+    def on_event(self, callback: EventCallback, *, inline: bool = False) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event of this handle. Returns a function that unsubscribes.
+
+        By default callbacks run in order on the pyhcs event thread, so they may block and call any pyhcs method.
+        ``inline=True`` runs the callback on the HCS thread that delivers the event -- the fastest path, for
+        callbacks that return quickly; closing the handle from there is still safe (pyhcs defers the native close
+        to its closer thread, since HcsClose* waits for the callback in flight)."""
+        return self._hub.subscribe(callback, inline)
 
     def events(self) -> EventStream:
         """``async for event in process.events()``: events from now on, ending after ProcessExited."""

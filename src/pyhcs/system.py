@@ -338,10 +338,14 @@ class ComputeSystem:
         """The SystemExitStatus of the SystemExited event (None until it arrives)."""
         return cast(Optional["SystemExitStatus"], self._hub.exit_data)
 
-    def on_event(self, callback: EventCallback) -> Callable[[], None]:
-        """Call ``callback(event)`` for every event of this handle, on the pyhcs event thread (so it may call any
-        pyhcs method, close() included). Returns a function that unsubscribes."""
-        return self._hub.subscribe(callback)
+    def on_event(self, callback: EventCallback, *, inline: bool = False) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event of this handle. Returns a function that unsubscribes.
+
+        By default callbacks run in order on the pyhcs event thread, so they may block and call any pyhcs method.
+        ``inline=True`` runs the callback on the HCS thread that delivers the event -- the fastest path, for
+        callbacks that return quickly; closing the handle from there is still safe (pyhcs defers the native close
+        to its closer thread, since HcsClose* waits for the callback in flight)."""
+        return self._hub.subscribe(callback, inline)
 
     def events(self) -> EventStream:
         """``async for event in system.events()``: events from now on, ending after SystemExited, a service
