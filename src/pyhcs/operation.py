@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, List, NamedTuple, Op
 
 from . import _callbacks
 from ._delivery import LoopDelivery, delivery_for, reject, resolve
-from ._ffi import ffi, lib, local_free
+from ._ffi import ffi, lib
 from ._strings import parse_document, take_wide
 from .enums import INFINITE, OperationType
 from .errors import HcsError, error_from_hresult
@@ -39,7 +39,6 @@ _MAX_FINITE_MS = 0xFFFFFFFE
 _NULL = ffi.NULL
 _new = ffi.new
 _cast = ffi.cast
-_string = ffi.string
 _operations = _callbacks.operations
 
 
@@ -83,6 +82,26 @@ def _discard_process_info(info: Optional[ProcessInfo]) -> None:
         for h in (info.stdin, info.stdout, info.stderr):
             if h is not None:
                 close_handle(h)
+
+
+def _collect(handle: Any, want_info: bool, wait_ms: Optional[int] = None) -> Tuple[int, Optional[str], Any]:
+    """HCS's result of an operation: (HRESULT, result document text, HCS_PROCESS_INFORMATION or None).
+
+    ``wait_ms`` None reads a finished operation (HcsGetOperationResult*), otherwise waits that long
+    (HcsWaitForOperationResult*). The *AndProcessInfo forms serve CreateProcess / GetProcessInfo operations. The
+    document is copied and LocalFree'd at once."""
+    doc = _new("PWSTR *")
+    info = _new("HCS_PROCESS_INFORMATION *") if want_info else None
+    if wait_ms is None:
+        if info is not None:
+            hr = lib.HcsGetOperationResultAndProcessInfo(handle, info, doc)
+        else:
+            hr = lib.HcsGetOperationResult(handle, doc)
+    elif info is not None:
+        hr = lib.HcsWaitForOperationResultAndProcessInfo(handle, wait_ms, info, doc)
+    else:
+        hr = lib.HcsWaitForOperationResult(handle, wait_ms, doc)
+    return hr, take_wide(doc[0]), info
 
 
 class Operation:
@@ -196,9 +215,7 @@ class Operation:
             raise
         if hr < 0:
             # Nothing was started, but HCS may have put a ResultError on the operation (e.g. HCS_E_INVALID_JSON).
-            doc = _new("PWSTR *")
-            lib.HcsGetOperationResult(self._handle, doc)
-            text = take_wide(doc[0])
+            text = _collect(self._handle, False)[1]
             self._dispose()
             raise self._error(hr, text)
         return self
@@ -255,15 +272,7 @@ class Operation:
         On timeout raises ``HcsTimeoutError``; the operation keeps running and is released when HCS finishes."""
         if self._key or self._adopted or self._disposed:
             return self._wait_event(timeout)
-        ms = timeout_ms(timeout)
-        doc = _new("PWSTR *")
-        if self._want_info:
-            info = _new("HCS_PROCESS_INFORMATION *")
-            hr = lib.HcsWaitForOperationResultAndProcessInfo(self._handle, ms, info, doc)
-        else:
-            info = None
-            hr = lib.HcsWaitForOperationResult(self._handle, ms, doc)
-        text = take_wide(doc[0])
+        hr, text, info = _collect(self._handle, self._want_info, timeout_ms(timeout))
         if (hr & 0xFFFFFFFF) == HCS_E_OPERATION_TIMEOUT and self._still_running():
             self._abandon_wait(timeout)
         self._dispose()
@@ -332,31 +341,13 @@ class Operation:
             # The lean path: on the HCS thread only what must happen there (take the result, free it, close the
             # operation); the rest runs on the loop in the batch of its next wakeup. Every microsecond spent here
             # holds the GIL the loop thread is waiting for.
-            doc = _new("PWSTR *")
-            if self._want_info:
-                info = _new("HCS_PROCESS_INFORMATION *")
-                hr = lib.HcsGetOperationResultAndProcessInfo(operation, info, doc)
-            else:
-                info = None
-                hr = lib.HcsGetOperationResult(operation, doc)
-            p = doc[0]
-            text = None
-            if p != _NULL:
-                text = _string(p)
-                local_free(p)
+            hr, text, info = _collect(operation, self._want_info)
             lib.HcsCloseOperation(operation)  # allowed inside its own callback (HcsCloseOperation.md)
             self._disposed = True
             _operations.discard(self._key)
             self._delivery.call(self._settle, hr, text, info)
             return
-        doc = _new("PWSTR *")
-        if self._want_info:
-            info = _new("HCS_PROCESS_INFORMATION *")
-            hr = lib.HcsGetOperationResultAndProcessInfo(operation, info, doc)
-        else:
-            info = None
-            hr = lib.HcsGetOperationResult(operation, doc)
-        text = take_wide(doc[0])
+        hr, text, info = _collect(operation, self._want_info)
         self._dispose()  # "An operation can be closed from within a callback" (HcsCloseOperation.md)
         value, exc = self._outcome_from(hr, text, info)
         self._finish(value, exc)
@@ -507,13 +498,11 @@ def run(
         if handle == _NULL:
             raise error_from_hresult(E_OUTOFMEMORY, function="HcsCreateOperation")
         try:
-            doc = _new("PWSTR *")
             hr = call(handle)
             if hr >= 0:
-                hr = lib.HcsWaitForOperationResult(handle, INFINITE, doc)
+                hr, text, _ = _collect(handle, False, INFINITE)
             else:  # not started; HCS may still have left a ResultError on the operation
-                lib.HcsGetOperationResult(handle, doc)
-            text = take_wide(doc[0])
+                text = _collect(handle, False)[1]
         finally:
             lib.HcsCloseOperation(handle)
     finally:
@@ -578,14 +567,7 @@ class _Reaper:
 
     def _finish(self, op: Operation) -> None:
         try:
-            doc = _new("PWSTR *")
-            if op._want_info:
-                info = _new("HCS_PROCESS_INFORMATION *")
-                hr = lib.HcsWaitForOperationResultAndProcessInfo(op._handle, INFINITE, info, doc)
-            else:
-                info = None
-                hr = lib.HcsWaitForOperationResult(op._handle, INFINITE, doc)
-            text = take_wide(doc[0])
+            hr, text, info = _collect(op._handle, op._want_info, INFINITE)
             op._dispose()
             value, exc = op._outcome_from(hr, text, info)
             _discard_process_info(op.process_info)  # the caller already gave up on this call
