@@ -81,3 +81,11 @@ def test_public_api_is_mypy_clean(tmp_path: Path) -> None:
     out, err, status = mypy.run(["--strict", "--cache-dir", str(tmp_path / "cache"), "--config-file",
                                  str(ROOT / "pyproject.toml"), str(ROOT / "src" / "pyhcs")])
     assert status == 0, out + err
+
+
+def test_exit_never_unloads_hcs_under_its_own_threads(fake_library: Path) -> None:
+    """cffi unloads a library when its object dies during finalization, while HCS's threads still run its code;
+    that crashed one exit in six (SIGSEGV) until pyhcs pinned the library."""
+    for _ in range(25):
+        result = run_python("import pyhcs\nprint(len(pyhcs.ComputeSystem.enumerate()) >= 0)\n", fake_library)
+        assert result.returncode == 0 and "True" in result.stdout, (result.returncode, result.stderr)

@@ -98,7 +98,7 @@ def load(kind: str) -> Any:
         if dl is None:
             path = library_path(kind)
             try:
-                dl = ffi.dlopen(path)
+                dl = _dlopen_pinned(path)
             except OSError as exc:
                 raise HcsUnavailableError(
                     ERROR_MOD_NOT_FOUND_HRESULT,
@@ -108,6 +108,22 @@ def load(kind: str) -> Any:
             _loaded[kind] = dl
             _keepalive.append(dl)
         return dl
+
+
+def _dlopen_pinned(path: str) -> Any:
+    """Load *path* so that it is never unloaded.
+
+    HCS (and the fake) run threads inside the library that call back into Python until the process ends. cffi
+    unloads a library when its object is collected -- at the latest while the interpreter finalizes -- and a
+    thread then executing its code crashes (seen: SIGSEGV at exit, one run in six). RTLD_NODELETE keeps it mapped
+    on POSIX; on Windows a ctypes load adds a module reference nothing ever releases."""
+    if _IS_WINDOWS:
+        dl = ffi.dlopen(path)
+        import ctypes
+
+        _keepalive.append(ctypes.WinDLL(path))  # type: ignore[attr-defined]
+        return dl
+    return ffi.dlopen(path, ffi.RTLD_NOW | getattr(ffi, "RTLD_NODELETE", 0))
 
 
 class LazyLibrary:
