@@ -11,7 +11,12 @@ import json
 import os
 import time
 
+import pytest
+
 from tests.fakes.rawhcs import (
+    IS_WINDOWS,
+    SLEEP_30,
+    echo,
     CONTAINER,
     E_INVALIDARG,
     GENERIC_ALL,
@@ -171,14 +176,14 @@ def test_properties_process_list_and_statistics(fake) -> None:
     """SchemaReference.md Properties: Id, SystemType, State...; PropertyTypes ProcessList and Statistics built
     from the real child processes."""
     with running_system() as system:
-        proc, info = create_process(system, {"CommandLine": "sleep 30"})
+        proc, info = create_process(system, {"CommandLine": SLEEP_30})
         props = properties(system, {"PropertyTypes": ["ProcessList", "Statistics"]})
         assert props["SystemType"] == "Container" and props["Owner"] == "fake-tests"
         assert props["RuntimeOsType"] in ("Windows", "Linux")
         pids = [p["ProcessId"] for p in props["ProcessList"]]
         assert info["pid"] in pids
         entry = props["ProcessList"][pids.index(info["pid"])]
-        assert entry["ImageName"] in ("sleep", "sh") and entry["MemoryCommitBytes"] > 0
+        assert entry["ImageName"] in (("cmd.exe",) if IS_WINDOWS else ("sleep", "sh")) and entry["MemoryCommitBytes"] > 0
         stats = props["Statistics"]
         assert stats["Memory"]["MemoryUsageCommitBytes"] > 0 and "Processor" in stats and stats["Uptime100ns"] >= 0
         with operation() as op:
@@ -191,7 +196,7 @@ def test_should_terminate_on_last_handle_closed(fake) -> None:
     """SchemaReference.md ComputeSystem.ShouldTerminateOnLastHandleClosed: closing the last handle terminates."""
     system_id = unique_id()
     system = create_system(system_id, dict(CONTAINER, ShouldTerminateOnLastHandleClosed=True))
-    proc, info = create_process(system, {"CommandLine": "sleep 30"})
+    proc, info = create_process(system, {"CommandLine": SLEEP_30})
     lib.HcsCloseProcess(proc)
     other = ffi.new("HCS_SYSTEM *")
     assert u32(lib.HcsOpenComputeSystem(to_wide(system_id), GENERIC_ALL, other)) == S_OK
@@ -254,7 +259,7 @@ def test_namespaces_are_separate_id_spaces(fake) -> None:
 def test_processes_end_when_system_shuts_down(fake) -> None:
     """Shutdown (SIGTERM, grace, SIGKILL) and terminate end the system's processes."""
     system = create_system()
-    proc, info = create_process(system, {"CommandLine": "sleep 30"})
+    proc, info = create_process(system, {"CommandLine": SLEEP_30})
     assert system_call(lib.HcsShutDownComputeSystem, system)[0] == S_OK
     status = wait_process_exit(proc, 5000)
     assert status["Exited"] is True
@@ -314,6 +319,7 @@ def test_async_create_fault_leaves_no_system(fake) -> None:
     lib.HcsCloseComputeSystem(handle)
 
 
+@pytest.mark.skipif(IS_WINDOWS, reason="trap: on Windows a process cannot handle the fake's console control delivery")
 def test_shutdown_is_sigterm_then_sigkill_after_grace(fake) -> None:
     """Shutdown: SIGTERM to every process group (a process may exit cleanly), SIGKILL after the grace period
     (choice: 2 s); SystemExited/ExitType GracefulExit either way."""

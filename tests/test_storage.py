@@ -42,14 +42,20 @@ def test_writable_layer_and_filters(tmp_path) -> None:
         storage.initialize_writable_layer(str(tmp_path / "rw2"), "{bad")
 
 
-@pytest.mark.skipif(IS_WINDOWS, reason="passes a POSIX file descriptor as the VHD handle (the fake's convention)")
 def test_vhd_functions(tmp_path) -> None:
     vhd = tmp_path / "disk.vhdx"
     vhd.write_bytes(b"\0" * 16)
     fd = os.open(vhd, os.O_RDWR)
+    # The VHD handle: a Win32 HANDLE on Windows, the file descriptor itself off Windows (the fake's convention).
+    if IS_WINDOWS:
+        import msvcrt
+
+        handle = msvcrt.get_osfhandle(fd)
+    else:
+        handle = fd
     try:
-        storage.format_writable_layer_vhd(fd)
-        path = storage.get_layer_vhd_mount_path(fd)
+        storage.format_writable_layer_vhd(handle)
+        path = storage.get_layer_vhd_mount_path(handle)
         assert path is not None and path.startswith("\\\\?\\Volume{")
     finally:
         os.close(fd)

@@ -1273,7 +1273,7 @@ int32_t engine_process_start(uint64_t puid, engine_stdio *io)
             hr = fail(FAKE_HRESULT_FROM_WIN32(rc), "The working directory '%s' does not exist", spec.cwd);
         else if (rc == ERROR_FILE_NOT_FOUND || rc == ERROR_PATH_NOT_FOUND)
             hr = fail(FAKE_HRESULT_FROM_WIN32(rc), "The program '%s' was not found",
-                      spec.argv ? spec.argv[0] : "/bin/sh");
+                      spec.argv ? spec.argv[0] : (spec.command_line ? spec.command_line : ""));
         else
             hr = fail(FAKE_HRESULT_FROM_WIN32(rc), "Cannot start the process (Win32 error %u)", rc);
         unpin(s);

@@ -9,11 +9,29 @@ import contextlib
 import itertools
 import json
 import os
+import sys
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from pyhcs._ffi import ffi, lib, local_free, storage
 from pyhcs._strings import take_wide, to_wide
+
+IS_WINDOWS = sys.platform == "win32"
+
+
+def shell(posix: str, windows: str) -> str:
+    """A CommandLine for the fake: /bin/sh -c syntax off Windows, a Windows command line (cmd.exe) on Windows."""
+    return windows if IS_WINDOWS else posix
+
+
+# Command lines the behaviour tests share. cmd.exe has no sleep: ping waits about 1 s between its echoes.
+SLEEP_30 = shell("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul")
+SLEEP_SHORT = shell("sleep 0.3", "cmd /c ping -n 2 127.0.0.1 >nul")
+TRUE = shell("true", "cmd /c exit 0")
+
+
+def echo(text: str) -> str:
+    return shell(f"echo {text}", f"cmd /c echo {text}")
 
 
 INFINITE = 0xFFFFFFFF
@@ -96,12 +114,22 @@ def result(op: Any) -> Tuple[int, Optional[str]]:
 
 
 def close_handle(h: Any) -> None:
-    if h != ffi.NULL:
-        os.close(int(ffi.cast("intptr_t", h)))
+    fd = fd_of(h)
+    if fd is not None:
+        os.close(fd)
 
 
 def fd_of(h: Any) -> Optional[int]:
-    return None if h == ffi.NULL else int(ffi.cast("intptr_t", h))
+    """A caller-owned std handle as a file descriptor: the fd itself off Windows; on Windows the HANDLE wrapped by
+    msvcrt.open_osfhandle (the descriptor then owns the handle)."""
+    if h == ffi.NULL:
+        return None
+    value = int(ffi.cast("intptr_t", h))
+    if IS_WINDOWS:
+        import msvcrt
+
+        return msvcrt.open_osfhandle(value, 0)  # type: ignore[attr-defined,no-any-return]
+    return value
 
 
 def wait_process_info(op: Any, timeout: int = INFINITE) -> Tuple[int, Dict[str, Any], Optional[str]]:
