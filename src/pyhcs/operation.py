@@ -527,9 +527,7 @@ def run_async(
 ) -> "asyncio.Future[Any]":
     """``run`` for asyncio: a future settled through the operation's completion callback. Failures to start are
     delivered through the future too, so errors always surface at ``await``."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
+    loop = _running_loop()
     try:
         op = Operation(function, leases=leases, process_info=process_info, notify=True, system_id=system_id,
                        process_id=process_id)
@@ -543,11 +541,23 @@ def run_async(
     return future
 
 
+def _running_loop() -> "asyncio.AbstractEventLoop":
+    """asyncio.get_running_loop, imported on first use (``import pyhcs`` does not import asyncio) and then cached:
+    an ``import`` statement on the hot path goes through importlib every call."""
+    global _get_running_loop
+    if _get_running_loop is None:
+        import asyncio
+
+        _get_running_loop = asyncio.get_running_loop
+    return _get_running_loop()
+
+
+_get_running_loop: Optional[Callable[[], "asyncio.AbstractEventLoop"]] = None
+
+
 def failed_future(exc: BaseException) -> "asyncio.Future[Any]":
     """A future already failed with *exc* (argument errors of the async API surface at await)."""
-    import asyncio
-
-    future: "asyncio.Future[Any]" = asyncio.get_running_loop().create_future()
+    future: "asyncio.Future[Any]" = _running_loop().create_future()
     future.set_exception(exc)
     return future
 
