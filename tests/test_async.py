@@ -113,3 +113,39 @@ def test_service_disconnect_fails_async_waits(fake) -> None:
             system.close()
 
     run(main())
+
+
+def test_an_exception_inside_the_completion_callback_reaches_the_waiter(monkeypatch) -> None:
+    """An exception on the HCS thread must not be swallowed (the waiter would hang): it is delivered to the await,
+    and the operation is still closed."""
+    import pyhcs.operation as operation
+
+    def broken(handle, want_info, wait_ms=None):
+        raise RuntimeError("boom in the completion path")
+
+    async def main() -> None:
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            monkeypatch.setattr(operation, "_collect", broken)
+            try:
+                with pytest.raises(RuntimeError, match="boom"):
+                    await asyncio.wait_for(system.start_async(), 10)
+            finally:
+                monkeypatch.undo()
+            assert pyhcs.operation.outstanding() == 0
+
+    run(main())
+
+
+def test_cancelled_futures_are_ignored_by_the_delivery() -> None:
+    async def main() -> None:
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            await system.start_async()
+            futures = [system.properties_async() for _ in range(200)]
+            for f in futures[::2]:
+                f.cancel()
+            results = await asyncio.gather(*futures[1::2])
+            assert all(r["State"] == "Running" for r in results)
+            await asyncio.sleep(0.1)
+            assert pyhcs.operation.outstanding() == 0
+
+    run(main())
