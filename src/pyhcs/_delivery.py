@@ -58,13 +58,21 @@ _deliveries: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopDelivery]
 _deliveries_lock = threading.Lock()
 
 
+_last: Optional[LoopDelivery] = None  # the most recent loop's delivery: a weak-dict lookup per call costs ~0.3 µs
+
+
 def delivery_for(loop: asyncio.AbstractEventLoop) -> LoopDelivery:
+    global _last
+    last = _last
+    if last is not None and last.loop is loop:
+        return last
     d = _deliveries.get(loop)
     if d is None:
         with _deliveries_lock:
             d = _deliveries.get(loop)
             if d is None:
                 d = _deliveries[loop] = LoopDelivery(loop)
+    _last = d
     return d
 
 

@@ -457,7 +457,7 @@ class Operation:
 
     def _release(self, after: Optional[List[Callable[[], None]]] = None) -> None:
         """Give back what the operation held, once HCS is done with it: buffers, handle leases, hooks."""
-        if after is None:
+        if after is None and self._after is not None:  # hooks are rare: take the lock only when there are some
             with self._lock:
                 after, self._after = self._after, None
         self._keep = None
