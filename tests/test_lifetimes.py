@@ -68,12 +68,36 @@ def test_timed_out_sync_operation_is_finished_before_exit(fake_library: Path) ->
     assert "timed out" in result.stdout and "Traceback" not in result.stderr
 
 
-def test_no_del_is_the_only_release_path() -> None:
-    """Handles are released by close()/context managers; no class relies on __del__."""
+def test_an_unclosed_system_warns_and_is_closed_by_the_safety_net(fake) -> None:
+    """close() and ``with`` release handles; __del__ is only a safety net that warns, like an unclosed file."""
+    import gc
+    import warnings
+
     import pyhcs
 
-    for cls in (pyhcs.ComputeSystem, pyhcs.Process, pyhcs.Operation):
-        assert "__del__" not in vars(cls)
+    system = pyhcs.ComputeSystem.create("unclosed", {"SchemaVersion": {"Major": 2, "Minor": 1}, "Container": {}})
+    assert fake.counters()["OpenSystemHandles"] == 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del system
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) and "unclosed" in str(w.message) for w in caught)
+    assert fake.wait_quiescent(5)
+    assert fake.counters()["OpenSystemHandles"] == 0
+
+
+def test_closed_objects_do_not_warn(fake) -> None:
+    import gc
+    import warnings
+
+    import pyhcs
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pyhcs.ComputeSystem.create("closed", {"SchemaVersion": {"Major": 2, "Minor": 1}, "Container": {}}):
+            pass
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 def test_public_api_is_mypy_clean(tmp_path: Path) -> None:

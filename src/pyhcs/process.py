@@ -9,7 +9,9 @@ event's ProcessStatus ("ExitCode is valid only if LastWaitResult is S_OK and Exi
 
 from __future__ import annotations
 
+import sys
 import threading
+import warnings
 from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union, cast
 
 from . import _stdio
@@ -454,6 +456,16 @@ class Process:
                     pass
         self._hub.closed(f"process {self.pid}")
         self._lease.close(on_closed=self._hub.release)
+
+    def __del__(self) -> None:
+        # A safety net, not the release path (close() and ``with`` are): like an unclosed file, warn and close.
+        if getattr(self, "_closed", True) or sys.is_finalizing():
+            return
+        warnings.warn(f"unclosed {self!r}: call close() or use 'with'", ResourceWarning, source=self)
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing can be reported from a finalizer
+            pass
 
     def __enter__(self) -> "Process":
         return self

@@ -10,7 +10,9 @@ same machinery (``operation.Operation``), completed by waiting or by the operati
 
 from __future__ import annotations
 
+import sys
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any, Callable, List, Literal, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from ._callbacks import context_pointer, event_trampoline
@@ -416,6 +418,16 @@ class ComputeSystem:
             self.terminate(timeout=timeout)
         except (HcsAlreadyStoppedError, HcsInvalidStateError):
             pass  # already stopped (or never started and HCS refuses): nothing to end
+
+    def __del__(self) -> None:
+        # A safety net, not the release path (close() and ``with`` are): like an unclosed file, warn and close.
+        if getattr(self, "_closed", True) or sys.is_finalizing():
+            return
+        warnings.warn(f"unclosed {self!r}: call close() or use 'with'", ResourceWarning, source=self)
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing can be reported from a finalizer
+            pass
 
     def __enter__(self) -> "ComputeSystem":
         return self
