@@ -149,3 +149,54 @@ def test_cancelled_futures_are_ignored_by_the_delivery() -> None:
             assert pyhcs.operation.outstanding() == 0
 
     run(main())
+
+
+def test_every_async_method_reaches_hcs() -> None:
+    """Each *_async twin runs the same HCS call as its synchronous form."""
+    async def main() -> None:
+        system_id = unique_id()
+        async with await ComputeSystem.create_async(system_id, container_document()) as system:
+            assert [p["Id"] for p in await ComputeSystem.enumerate_async({"Ids": [system_id]})] == [system_id]
+            await system.start_async()
+            await system.modify_async({"ResourcePath": "Container/Memory", "RequestType": "Update",
+                                       "Settings": {"SizeInMB": 256}})
+            await system.pause_async()
+            await system.save_async({"SaveType": "ToFile", "SaveStateFilePath": "/tmp/pyhcs-async-save.vmrs"})
+            await system.resume_async()
+            process = await system.create_process_async(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"),
+                                                        stdin=False)
+            async with process:
+                status = await process.properties_async()
+                assert status["ProcessId"] == process.pid and not status["Exited"]
+                if not pyhcs._stdio._IS_WINDOWS:
+                    await process.signal_async("CtrlShutdown")
+                    assert await process.wait_async() != 0
+                    assert await process.terminate_async() is False
+                else:
+                    assert await process.terminate_async() is True
+                    await process.wait_async()
+            console = await system.create_process_async(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"),
+                                                        emulate_console=True)
+            async with console:
+                await console.resize_console_async(100, 40)
+                await console.close_stdin_async()
+                await console.terminate_async()
+                await console.wait_async()
+            await system.crash_async()
+            assert (await system.wait_async())["ExitType"] in ("UnexpectedExit", "ForcedExit")
+
+    run(main())
+
+
+def test_async_argument_errors_surface_at_await() -> None:
+    async def main() -> None:
+        future = ComputeSystem.create_async(unique_id(), None)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await future
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            with pytest.raises(TypeError):
+                await system.modify_async(None)  # type: ignore[arg-type]
+            with pytest.raises(TypeError):
+                await system.properties_async(42)  # type: ignore[arg-type]
+
+    run(main())
