@@ -39,7 +39,6 @@ from tests.fakes.rawhcs import (
     system_call,
     to_wide,
     u32,
-    wait,
     wait_process_exit,
 )
 

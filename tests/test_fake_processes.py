@@ -20,7 +20,6 @@ from tests.fakes.rawhcs import (
     SLEEP_30,
     SLEEP_SHORT,
     TRUE,
-    echo,
     shell,
     E_INVALIDARG,
     E_NOT_FOUND,

@@ -16,7 +16,6 @@ import pytest
 from tests.fakes.rawhcs import (
     IS_WINDOWS,
     SLEEP_30,
-    echo,
     CONTAINER,
     E_INVALIDARG,
     GENERIC_ALL,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import IO, TYPE_CHECKING, Any, Optional, Tuple, cast
+from typing import IO, TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
     import asyncio

@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import _callbacks
-from ._delivery import LoopDelivery, delivery_for, reject, resolve
+from ._delivery import LoopDelivery, delivery_for, reject
 from ._ffi import ffi, lib
 from ._strings import parse_document, take_wide
 from .enums import INFINITE, OperationType

@@ -28,7 +28,7 @@ from .errors import (
     check_hresult,
 )
 from .events import EventCallback, EventHub, EventStream
-from .operation import Operation, ProcessInfo, run, run_async, timeout_ms
+from .operation import Operation, ProcessInfo, run, run_async
 
 if TYPE_CHECKING:
     import asyncio

@@ -21,7 +21,7 @@ from ._handles import Lease
 from ._strings import Document, document_arg, to_wide
 from .enums import GENERIC_ALL, EventOptions, EventType
 from .errors import HcsAlreadyStoppedError, HcsError, HcsInvalidStateError, check_hresult
-from .events import Event, EventCallback, EventHub, EventStream
+from .events import EventCallback, EventHub, EventStream
 from .operation import Operation, failed_future, run, run_async
 
 if TYPE_CHECKING:
