@@ -76,11 +76,6 @@ def delivery_for(loop: asyncio.AbstractEventLoop) -> LoopDelivery:
     return d
 
 
-def resolve(future: "asyncio.Future[Any]", value: Any) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
 def reject(future: "asyncio.Future[Any]", exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)

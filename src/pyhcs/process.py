@@ -157,7 +157,7 @@ class Process:
         params = process_parameters(command_line, **kwargs)
         arg = document_arg(params, "ProcessParameters")
         out = ffi.new("HCS_PROCESS *")
-        sys_lease = system._lease_raw()
+        sys_lease = system._handle_lease()
         raw_system = sys_lease.raw
         op = Operation("HcsCreateProcess", leases=(sys_lease,), process_info=True, notify=notify,
                        system_id=system.id)
@@ -227,7 +227,7 @@ class Process:
         if not isinstance(process_id, int) or not 0 <= process_id <= 0xFFFFFFFF:
             raise ValueError(f"process id must be a DWORD, not {process_id!r}")
         out = ffi.new("HCS_PROCESS *")
-        lease = system._lease_raw()
+        lease = system._handle_lease()
         raw = lease.acquire()
         try:
             hr = lib.HcsOpenProcess(raw, process_id, GENERIC_ALL, out)

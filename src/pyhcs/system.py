@@ -390,7 +390,8 @@ class ComputeSystem:
     def closed(self) -> bool:
         return self._closed
 
-    def _lease_raw(self) -> Any:
+    def _handle_lease(self) -> Lease:
+        """The lease on this system's handle (processes use it while HcsCreateProcess / HcsOpenProcess run)."""
         return self._lease
 
     def close(self) -> None:
