@@ -110,9 +110,9 @@ class EventHub:
     def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any) -> None:
         event = Event(_event_type(event_type), event_data, self._system_id, self._process_id)
         if event.type == self._exit_type:
-            self.native_exit_events += 1
-            self.set_exit(event)
-        elif event.type == EventType.SERVICE_DISCONNECT:
+            self._on_exit_event(event)
+            return
+        if event.type == EventType.SERVICE_DISCONNECT:
             self.fail(
                 HcsServiceDisconnectedError(
                     HCS_E_SERVICE_DISCONNECT,
@@ -124,7 +124,27 @@ class EventHub:
                 event,
             )
             return
-        self._fan_out(event, final=event.type == self._exit_type)
+        self._fan_out(event, final=False)
+
+    def _on_exit_event(self, event: Event) -> None:
+        # The hot event: record the exit and take every listener under one lock acquisition.
+        with self._lock:
+            self.native_exit_events += 1
+            first = not self._exited
+            if first:
+                self._exit_data = event
+                self._exited = True
+                waiters, self._exit_waiters = self._exit_waiters, []
+                exit_event = self._exit_event
+            callbacks = self._callbacks
+            inline = self._inline
+            streams, self._streams = self._streams, []
+        if first:
+            if exit_event is not None:
+                exit_event.set()
+            for delivery, future in waiters:
+                delivery.call(self._resolve_exit, future)
+        self._deliver(event, callbacks, inline, streams, True)
 
     def _fan_out(self, event: Event, final: bool) -> None:
         with self._lock:
@@ -133,6 +153,11 @@ class EventHub:
             streams = self._streams
             if final:
                 self._streams = []
+        self._deliver(event, callbacks, inline, streams, final)
+
+    @staticmethod
+    def _deliver(event: Event, callbacks: List[EventCallback], inline: List[EventCallback],
+                 streams: List["EventStream"], final: bool) -> None:
         for cb in inline:
             try:
                 cb(event)
