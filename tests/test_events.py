@@ -125,3 +125,42 @@ def test_callbacks_must_be_callable() -> None:
     with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
         with pytest.raises(TypeError):
             system.on_event("not callable")  # type: ignore[arg-type]
+
+
+def test_crash_events_reach_callbacks_and_streams_in_order() -> None:
+    """HCS_EVENT.md / EventCallbackSample.md: a guest crash is reported as SystemCrashInitiated, SystemCrashReport
+    (EventData: a CrashReport, SchemaReference.md#CrashReport) and then SystemExited; pyhcs hands each to
+    ``on_event`` callbacks and to ``async for`` over ``system.events()``, in order."""
+    import asyncio
+
+    expected = [pyhcs.EventType.SYSTEM_CRASH_INITIATED, pyhcs.EventType.SYSTEM_CRASH_REPORT,
+                pyhcs.EventType.SYSTEM_EXITED]
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        system.start(timeout=10)
+        seen: list = []
+        done = threading.Event()
+
+        def on_event(event: pyhcs.Event) -> None:
+            seen.append(event)
+            if event.type == pyhcs.EventType.SYSTEM_EXITED:
+                done.set()
+
+        system.on_event(on_event)
+
+        async def main() -> list:
+            async with system.events() as events:
+                await system.crash_async()
+                return [e async for e in events]
+
+        streamed = asyncio.run(main())
+        assert done.wait(10)
+        assert [e.type for e in seen] == expected
+        assert [e.type for e in streamed] == expected
+        for events in (seen, streamed):
+            report = events[1].data
+            assert isinstance(report, dict)
+            assert report["SystemId"] == system.id
+            assert report["ActivityId"] == events[0].data["ActivityId"]
+            assert len(report["CrashParameters"]) == 5
+            assert events[2].data["ExitType"] == "UnexpectedExit"
+        assert system.wait(timeout=10)["ExitType"] == "UnexpectedExit"

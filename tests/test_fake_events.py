@@ -223,3 +223,68 @@ def test_closing_a_handle_from_its_own_callback_aborts_loudly(fake, fake_library
     assert proc.returncode == (3 if IS_WINDOWS else -signal.SIGABRT), (proc.returncode, proc.stdout, proc.stderr)
     assert "HcsCloseComputeSystem was called from inside the event callback" in proc.stderr
     assert "deadlock" in proc.stderr
+
+
+EV_SYSTEM_CRASH_INITIATED = 0x00000002
+EV_SYSTEM_CRASH_REPORT = 0x00000003
+
+
+def test_crash_delivers_initiated_report_exited_once_per_handle(fake) -> None:
+    """HCS_EVENT.md: SystemCrashInitiated and SystemCrashReport carry a CrashReport (SchemaReference.md#CrashReport:
+    SystemId, ActivityId, CrashParameters = bug check code + 4 values, in both events; Status 2.4); then
+    SystemExited (UnexpectedExit). EventCallbackSample.md: initiated, then reported, then exited; the report can be
+    passed to HcsSubmitWerReport. Every open handle of the system with a callback gets each event exactly once."""
+    system = create_system()
+    system_id = properties(system)["Id"]
+    other = ffi.new("HCS_SYSTEM *")
+    assert u32(lib.HcsOpenComputeSystem(to_wide(system_id), GENERIC_ALL, other)) == S_OK
+    quiet = ffi.new("HCS_SYSTEM *")   # no callback: gets nothing, must not disturb the others
+    assert u32(lib.HcsOpenComputeSystem(to_wide(system_id), GENERIC_ALL, quiet)) == S_OK
+    recs = [EventRecorder(), EventRecorder()]
+    assert u32(lib.HcsSetComputeSystemCallback(system, 0, ffi.NULL, recs[0].callback)) == S_OK
+    assert u32(lib.HcsSetComputeSystemCallback(other[0], 0, ffi.NULL, recs[1].callback)) == S_OK
+    assert system_call(lib.HcsCrashComputeSystem, system)[0] == S_OK
+    for rec in recs:
+        rec.wait_for(EV_SYSTEM_EXITED)
+    fake.wait_quiescent()
+    for rec in recs:
+        assert [e[0] for e in rec.events] == [EV_SYSTEM_CRASH_INITIATED, EV_SYSTEM_CRASH_REPORT, EV_SYSTEM_EXITED]
+        initiated, report, exited = (json.loads(e[1]) for e in rec.events)
+        for crash in (initiated, report):
+            assert crash["SystemId"] == system_id
+            assert len(crash["CrashParameters"]) == 5
+            assert all(isinstance(v, int) and v >= 0 for v in crash["CrashParameters"])
+        assert initiated["ActivityId"] == report["ActivityId"]
+        assert report["Status"] == 0
+        # WindowsCrashInfo: "only if the GuestCrashReporting device has been configured" -- a container has none.
+        assert "WindowsCrashInfo" not in initiated and "WindowsCrashInfo" not in report
+        assert exited["ExitType"] == "UnexpectedExit"
+        assert rec.threads[0] != threading.get_ident()
+        # the report is HcsSubmitWerReport's input
+        assert u32(lib.HcsSubmitWerReport(to_wide(rec.events[1][1]))) == S_OK
+    for h in (system, other[0], quiet[0]):
+        lib.HcsCloseComputeSystem(h)
+
+
+def test_crash_report_has_windows_crash_info_with_guest_crash_reporting(fake) -> None:
+    """SchemaReference.md#CrashReport: WindowsCrashInfo (WindowsCrashReport) is present only in SystemCrashReport
+    and only with Devices.GuestCrashReporting configured on a Windows guest."""
+    vm = {
+        "SchemaVersion": {"Major": 2, "Minor": 1},
+        "Owner": "fake-tests",
+        "VirtualMachine": {"Devices": {"GuestCrashReporting": {
+            "WindowsCrashSettings": {"DumpFileName": "C:\\dumps\\vm.dmp", "MaxDumpSize": 1 << 30}}}},
+    }
+    rec = EventRecorder()
+    system = create_system(document=vm)
+    assert u32(lib.HcsSetComputeSystemCallback(system, 0, ffi.NULL, rec.callback)) == S_OK
+    assert system_call(lib.HcsCrashComputeSystem, system)[0] == S_OK
+    rec.wait_for(EV_SYSTEM_EXITED)
+    (initiated,) = rec.of(EV_SYSTEM_CRASH_INITIATED)
+    (report,) = rec.of(EV_SYSTEM_CRASH_REPORT)
+    assert "WindowsCrashInfo" not in json.loads(initiated[1])
+    info = json.loads(report[1])["WindowsCrashInfo"]
+    assert info["DumpFile"] == "C:\\dumps\\vm.dmp" and info["FinalPhase"] == "Complete"
+    assert {"OsMajorVersion", "OsMinorVersion", "OsBuildNumber", "OsServicePackMajorVersion",
+            "OsServicePackMinorVersion", "OsSuiteMask", "OsProductType", "Status"} <= set(info)
+    lib.HcsCloseComputeSystem(system)

@@ -56,6 +56,9 @@ typedef struct esys {
     int pins;               /* engine calls using this record with E released */
     int dead;               /* forgotten; freed when pins drops to 0 */
     int terminate_on_last_close;
+    int crash_reporting;    /* VirtualMachine.Devices.GuestCrashReporting configured */
+    char *crash_dump_file;  /* its WindowsCrashSettings.DumpFileName, or NULL */
+    uint64_t crashes;
     int modifications;
     int32_t exit_status;
     const char *exit_type, *exit_detail, *exit_initiator;
@@ -229,6 +232,7 @@ static void free_sys(esys *s)
     free(s->id);
     free(s->owner);
     free(s->hosting_system_id);
+    free(s->crash_dump_file);
     free(s);
 }
 
@@ -416,6 +420,63 @@ static char *exit_status_json(const esys *s)
     return jw_finish(&w);
 }
 
+/* CrashReport [DOC SchemaReference.md#CrashReport; HCS_EVENT.md: the EventData of both HcsEventSystemCrashInitiated
+ * and HcsEventSystemCrashReport]. SystemId, ActivityId (trace correlation GUID; choice: one per crash, shared by both
+ * events), CrashParameters ("the bug check code followed by 4 bug check code specific values ... available in both
+ * events"; choice: 0xE2 MANUALLY_INITIATED_CRASH, as HcsCrashComputeSystem is a client-requested crash). The report
+ * (final = 1) adds Status (S_OK: reporting succeeded, 2.4) and WindowsCrashInfo, which "is only present in
+ * HcsEventSystemCrashReport and only if the GuestCrashReporting device has been configured ... as well as the Windows
+ * guest OS" (choice: plausible Windows Server 2022 values, FinalPhase "Complete", DumpFile = DumpFileName). */
+static char *crash_report_json(const esys *s, int final)
+{
+    json_writer w;
+    char activity[40];
+    snprintf(activity, sizeof activity, "c4a5e000-0000-4000-8000-%012llx",
+             (unsigned long long)(((s->uid & 0xFFFFFFull) << 24) | (s->crashes & 0xFFFFFFull)));
+    jw_init(&w);
+    jw_obj_begin(&w);
+    jw_key(&w, "SystemId");
+    jw_string(&w, s->id);
+    jw_key(&w, "ActivityId");
+    jw_string(&w, activity);
+    jw_key(&w, "CrashParameters");
+    jw_arr_begin(&w);
+    jw_uint(&w, 0xE2);
+    for (int i = 0; i < 4; i++) jw_uint(&w, 0);
+    jw_arr_end(&w);
+    if (final) {
+        jw_key(&w, "Status");
+        jw_int(&w, 0);
+        if (s->crash_reporting && strcmp(s->os, "Windows") == 0) {
+            jw_key(&w, "WindowsCrashInfo");
+            jw_obj_begin(&w);
+            jw_key(&w, "DumpFile");
+            jw_string(&w, s->crash_dump_file ? s->crash_dump_file : "");
+            jw_key(&w, "OsMajorVersion");
+            jw_uint(&w, 10);
+            jw_key(&w, "OsMinorVersion");
+            jw_uint(&w, 0);
+            jw_key(&w, "OsBuildNumber");
+            jw_uint(&w, 20348);
+            jw_key(&w, "OsServicePackMajorVersion");
+            jw_uint(&w, 0);
+            jw_key(&w, "OsServicePackMinorVersion");
+            jw_uint(&w, 0);
+            jw_key(&w, "OsSuiteMask");
+            jw_uint(&w, 0x110);
+            jw_key(&w, "OsProductType");
+            jw_uint(&w, 3);
+            jw_key(&w, "Status");
+            jw_int(&w, 0);
+            jw_key(&w, "FinalPhase");
+            jw_string(&w, "Complete");
+            jw_obj_end(&w);
+        }
+    }
+    jw_obj_end(&w);
+    return jw_finish(&w);
+}
+
 /* Stops s (E held; pins s while waiting). grace_ms > 0: SIGTERM first, SIGKILL after the grace period. */
 static void stop_system(esys *s, const char *exit_type, int32_t status, const char *detail, const char *initiator,
                         uint32_t grace_ms)
@@ -562,6 +623,13 @@ int32_t engine_system_create(const char *ns, const char *id, const char *config,
     s->state = S_CREATING;
     s->handles = 1;
     s->terminate_on_last_close = json_get_bool(doc, "ShouldTerminateOnLastHandleClosed", 0);
+    if (vm) {
+        const json_value *gcr = json_get(json_get(vm, "Devices"), "GuestCrashReporting");
+        if (gcr) {
+            s->crash_reporting = 1;
+            s->crash_dump_file = xstrdup(json_get_string(json_get(gcr, "WindowsCrashSettings"), "DumpFileName"));
+        }
+    }
     s->create_ft = plat_filetime_now();
     s->next = systems;
     systems = s;
@@ -715,6 +783,13 @@ int32_t engine_system_action(uint64_t uid, int action, const char *document)
     }
     case ENGINE_SYS_CRASH:
         if ((s->state != S_RUNNING && s->state != S_PAUSED) || s->stopping) { hr = invalid_state(s, "crash"); break; }
+        /* EventCallbackSample.md: the guest "has initiated a crash" (CrashInitiated), then "reported a crash"
+         * (CrashReport), then the system exits (SystemExited); queued in that order (E held), delivered in order. */
+        s->crashes++;
+        if (!s->dead) {
+            queue_event(ENGINE_EVENT_SYSTEM_CRASH_INITIATED, s->uid, 0, crash_report_json(s, 0));
+            queue_event(ENGINE_EVENT_SYSTEM_CRASH_REPORT, s->uid, 0, crash_report_json(s, 1));
+        }
         stop_system(s, "UnexpectedExit", HCS_E_UNEXPECTED_EXIT, "GuestCrash", "GuestOS", 0);
         break;
     case ENGINE_SYS_MODIFY: {

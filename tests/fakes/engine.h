@@ -18,6 +18,9 @@
 enum {
     ENGINE_EVENT_SYSTEM_EXITED = 1,   /* data: SystemExitStatus */
     ENGINE_EVENT_PROCESS_EXITED = 2,  /* data: ProcessStatus */
+    /* HCS_EVENT.md: both crash events carry a CrashReport (SchemaReference.md#CrashReport). */
+    ENGINE_EVENT_SYSTEM_CRASH_INITIATED = 3,   /* data: CrashReport */
+    ENGINE_EVENT_SYSTEM_CRASH_REPORT = 4,      /* data: CrashReport */
 };
 
 typedef struct engine_event {

@@ -139,6 +139,17 @@ void events_sink(const engine_event *ev, void *ctx)
                 reg->exit_delivered = 1;
                 dispatch_event(h, HcsEventSystemExited, ev->data, 0);
             }
+        } else if ((ev->kind == ENGINE_EVENT_SYSTEM_CRASH_INITIATED || ev->kind == ENGINE_EVENT_SYSTEM_CRASH_REPORT) &&
+                   h->kind == HK_SYS && ((sys_handle *)h)->uid == ev->system_uid) {
+            /* HCS_EVENT.md: SystemCrashInitiated and SystemCrashReport carry a CrashReport
+             * (SchemaReference.md#CrashReport); EventCallbackSample.md: the system callback sees the crash being
+             * initiated, then reported (usable as HcsSubmitWerReport input), then SystemExited. Every open handle of
+             * the system with a callback receives each once (the engine emits each once per crash). */
+            reg = handle_evreg(h);
+            if (reg->cb && !reg->exit_delivered)
+                dispatch_event(h, ev->kind == ENGINE_EVENT_SYSTEM_CRASH_INITIATED ? HcsEventSystemCrashInitiated
+                                                                                  : HcsEventSystemCrashReport,
+                               ev->data, 0);
         } else if (ev->kind == ENGINE_EVENT_PROCESS_EXITED && h->kind == HK_PROC &&
                    ((proc_handle *)h)->puid == ev->process_uid) {
             /* HCS_EVENT.md: ProcessExited (process callbacks only) carries ProcessStatus; exactly once per handle. */
