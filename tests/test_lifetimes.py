@@ -113,3 +113,90 @@ def test_exit_never_unloads_hcs_under_its_own_threads(fake_library: Path) -> Non
     for _ in range(25):
         result = run_python("import pyhcs\nprint(len(pyhcs.ComputeSystem.enumerate()) >= 0)\n", fake_library)
         assert result.returncode == 0 and "True" in result.stdout, (result.returncode, result.stderr)
+
+
+# Regressions found in review: each of these leaked a handle or lost a result before.
+from tests.support import container_document, sh, unique_id  # noqa: E402
+
+import pyhcs  # noqa: E402
+from pyhcs import ComputeSystem  # noqa: E402
+
+
+def _open_fds() -> "set[str]":
+    return set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else set()
+
+
+def test_an_awaited_operation_outliving_its_loop_still_releases_the_handle(fake) -> None:
+    import asyncio
+
+    system = ComputeSystem.create(unique_id(), container_document(), timeout=10)
+    fake.set_latency("HcsStartComputeSystem", 300)
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(system.start_async(), 0.05)
+
+    asyncio.run(main())  # the loop is closed before HCS completes the start
+    system.close()
+    assert system._lease.wait_closed(5)
+
+
+def test_failed_event_registration_closes_the_new_handle_only_after_the_create(fake) -> None:
+    """Closing a handle while the call that created it is in flight breaks 'never abandon an in-flight call'."""
+    fake.set_latency("HcsCreateComputeSystem", 300)
+    fake.inject_fault("HcsSetComputeSystemCallback", 0x80070005, sync=True)
+    with pytest.raises(pyhcs.HcsAccessDeniedError):
+        ComputeSystem.create(unique_id(), container_document(), timeout=10)
+    assert fake.counters()["OpenSystemHandles"] == 1  # the create is still running: its handle stays open
+    assert pyhcs.operation.drain(5)
+    assert fake.wait_quiescent(5)
+    assert fake.counters()["OpenSystemHandles"] == 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts file descriptors through /proc")
+def test_failed_async_process_registration_leaks_no_std_handles(fake) -> None:
+    import asyncio
+
+    before = _open_fds()
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        system.start(timeout=10)
+
+        async def main() -> None:
+            fake.inject_fault("HcsSetProcessCallback", 0x80070005, sync=True)
+            with pytest.raises(pyhcs.HcsAccessDeniedError):
+                await system.create_process_async(sh("exit 0", "cmd /c exit 0"))
+            await asyncio.sleep(0.3)
+
+        asyncio.run(main())
+    # The fake keeps its own copies of a process's pipes while the system lives; after it ends only a leak of
+    # ours could remain.
+    assert fake.wait_quiescent(5)
+    assert _open_fds() <= before
+
+
+def test_open_with_a_bad_exit_action_opens_nothing(fake) -> None:
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        with pytest.raises(ValueError):
+            ComputeSystem.open(system.id, exit_action="kill")  # type: ignore[arg-type]
+        assert fake.counters()["OpenSystemHandles"] == 1
+
+
+def test_a_result_arriving_just_after_the_wait_timed_out_is_not_lost(fake, monkeypatch) -> None:
+    """HcsWaitForOperationResult timed out, but the operation finished before pyhcs asked whether it still runs:
+    its real result must be returned, not a timeout."""
+    import time as _time
+
+    from pyhcs.operation import Operation
+
+    real = Operation._still_running
+
+    def late(self: Operation) -> bool:
+        _time.sleep(0.4)  # the operation completes meanwhile
+        return real(self)
+
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        fake.set_latency("HcsStartComputeSystem", 150)
+        monkeypatch.setattr(Operation, "_still_running", late)
+        system.start(timeout=0.05)
+        monkeypatch.undo()
+        assert system.state == "Running"

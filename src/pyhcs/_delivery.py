@@ -32,8 +32,9 @@ class LoopDelivery:
         self._pending: Deque[Tuple[Callable[..., None], Tuple[Any, ...]]] = collections.deque()
         self._scheduled = False
 
-    def call(self, fn: Callable[..., None], *args: Any) -> None:
-        """Queue ``fn(*args)`` to run on the loop (any thread)."""
+    def call(self, fn: Callable[..., None], *args: Any) -> bool:
+        """Queue ``fn(*args)`` to run on the loop (any thread). False when the loop is closed: then nothing was
+        queued, and whatever was still queued is handed to its owner's ``_loop_gone`` so nothing stays held."""
         self._pending.append((fn, args))
         if not self._scheduled:
             self._scheduled = True
@@ -41,7 +42,14 @@ class LoopDelivery:
                 self.loop.call_soon_threadsafe(self._drain)
             except RuntimeError:  # loop closed: nobody is waiting any more
                 self._scheduled = False
+                stuck = list(self._pending)
                 self._pending.clear()
+                for stuck_fn, stuck_args in stuck[:-1]:
+                    gone = getattr(getattr(stuck_fn, "__self__", None), "_loop_gone", None)
+                    if gone is not None:
+                        gone(*stuck_args)
+                return False
+        return True
 
     def _drain(self) -> None:
         self._scheduled = False

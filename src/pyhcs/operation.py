@@ -132,6 +132,7 @@ class Operation:
         "_delivery",
         "_transform",
         "_on_error",
+        "_orphan",
     )
 
     def __init__(
@@ -153,6 +154,7 @@ class Operation:
         self._lock = threading.Lock()
         self._after: Optional[List[Callable[[], None]]] = None
         self._future: Optional["asyncio.Future[Any]"] = None
+        self._orphan = False
         self._outcome: Optional[Tuple[Any, Optional[BaseException]]] = None
         self._waiters: Optional[List[Tuple[LoopDelivery, "asyncio.Future[Any]"]]] = None
         self._done: Optional[threading.Event] = None
@@ -221,13 +223,24 @@ class Operation:
         return self
 
     def detach(self) -> None:
-        """Nobody will wait for this started operation: let pyhcs release it when HCS finishes it."""
+        """Nobody will wait for this started operation: let pyhcs release it when HCS finishes it, and close the
+        std handles it may produce, which nobody owns now."""
+        discard = False
         with self._lock:
-            if self._disposed or self._adopted or self._key:
-                return  # released already, or its completion callback will release it
-            self._adopted = True
-            self._done = threading.Event()
-            self._waiters = []
+            if self._key:  # its completion callback releases it
+                self._orphan = True
+                discard = self._outcome is not None
+            elif self._disposed or self._adopted:
+                return
+            else:
+                self._adopted = True
+                self._done = threading.Event()
+                self._waiters = []
+        if self._key:
+            if discard:
+                _discard_process_info(self.process_info)
+                self.process_info = None
+            return
         _reaper.adopt(self)
 
     # -- facts --------------------------------------------------------------------------------------------
@@ -273,8 +286,11 @@ class Operation:
         if self._key or self._adopted or self._disposed:
             return self._wait_event(timeout)
         hr, text, info = _collect(self._handle, self._want_info, timeout_ms(timeout))
-        if (hr & 0xFFFFFFFF) == HCS_E_OPERATION_TIMEOUT and self._still_running():
-            self._abandon_wait(timeout)
+        if (hr & 0xFFFFFFFF) == HCS_E_OPERATION_TIMEOUT:
+            if self._still_running():
+                self._abandon_wait(timeout)
+            # It finished between the timed-out wait and the question: its real result is on the operation now.
+            hr, text, info = _collect(self._handle, self._want_info)
         self._dispose()
         value, exc = self._outcome_from(hr, text, info)
         self._outcome = (value, exc)
@@ -319,15 +335,14 @@ class Operation:
     # -- waiting (asyncio) --------------------------------------------------------------------------------
     def __await__(self) -> Generator[Any, None, Any]:
         if self._outcome is None:
-            lock = self._lock
-            if self._waiters is None:
+            if not self._key and not self._adopted:
                 raise RuntimeError(f"{self.function}: this operation was started for synchronous waiting; use wait()")
             import asyncio
 
             loop = asyncio.get_event_loop()
             future: "asyncio.Future[Any]" = loop.create_future()
-            with lock:
-                pending = self._outcome is None
+            with self._lock:  # _finish swaps _waiters out under this lock: decide and register atomically
+                pending = self._outcome is None and self._waiters is not None
                 if pending:
                     assert self._waiters is not None
                     self._waiters.append((delivery_for(loop), future))
@@ -345,7 +360,8 @@ class Operation:
             lib.HcsCloseOperation(operation)  # allowed inside its own callback (HcsCloseOperation.md)
             self._disposed = True
             _operations.discard(self._key)
-            self._delivery.call(self._settle, hr, text, info)
+            if not self._delivery.call(self._settle, hr, text, info):
+                self._loop_gone(hr, text, info)
             return
         hr, text, info = _collect(operation, self._want_info)
         self._dispose()  # "An operation can be closed from within a callback" (HcsCloseOperation.md)
@@ -355,7 +371,8 @@ class Operation:
     def _on_native_error(self, exc: BaseException) -> None:
         self._dispose()
         if self._future is not None:
-            self._delivery.call(self._settle_error, exc)
+            if not self._delivery.call(self._settle_error, exc):
+                self._loop_gone(exc)
         elif self._outcome is None:
             self._finish(None, exc)
 
@@ -384,6 +401,20 @@ class Operation:
         else:
             future.set_result(value)
 
+    def _loop_gone(self, *args: Any) -> None:
+        """The awaiting loop was closed before this completed: nobody can be told, so give everything back here
+        (leases, hooks, std handles), as cancellation does."""
+        self._release()
+        if len(args) == 3 and args[2] is not None:
+            _discard_process_info(_process_info(args[2]))
+        if self._on_error is not None:
+            try:
+                import asyncio
+
+                self._on_error(asyncio.CancelledError())
+            except Exception:  # noqa: BLE001 - no one to report to
+                pass
+
     def _settle_error(self, exc: BaseException) -> None:
         self._release()
         self._outcome = (None, exc)
@@ -399,6 +430,10 @@ class Operation:
             self._outcome = (value, exc)
             waiters, self._waiters = self._waiters, None
             done = self._done
+            orphan = self._orphan
+        if orphan:  # detached: nobody will take the std handles
+            _discard_process_info(self.process_info)
+            self.process_info = None
         if done is not None:
             done.set()
         if waiters:

@@ -130,7 +130,9 @@ class Process:
     stderr: Optional[IO[bytes]]
 
     def __init__(self, system: "ComputeSystem", raw: Any, process_id: Optional[int],
-                 event_options: EventOptions = EventOptions.NONE) -> None:
+                 event_options: EventOptions = EventOptions.NONE,
+                 defer_close: Optional[Callable[[Callable[[], None]], None]] = None) -> None:
+        # defer_close: see ComputeSystem.__init__ (the handle of a HcsCreateProcess still in flight).
         self.system = system
         self.pid = process_id or 0
         self.stdin = self.stdout = self.stderr = None
@@ -143,7 +145,14 @@ class Process:
             check_hresult(hr, function="HcsSetProcessCallback", system_id=system.id, process_id=process_id)
         except BaseException:
             self._closed = True
-            self._lease.close(on_closed=self._hub.release)
+
+            def close() -> None:
+                self._lease.close(on_closed=self._hub.release)
+
+            if defer_close is not None:
+                defer_close(close)
+            else:
+                close()
             raise
 
     def __repr__(self) -> str:
@@ -163,7 +172,7 @@ class Process:
                        system_id=system.id)
         op.start(lambda h: lib.HcsCreateProcess(raw_system, arg, h, _NULL, out), keep=arg)
         try:
-            process = cls(system, out[0], None, event_options)
+            process = cls(system, out[0], None, event_options, op.after_release)
         except BaseException:
             op.detach()
             raise
@@ -216,6 +225,7 @@ class Process:
             await op
         except BaseException:
             op.after_release(process.close)
+            op.detach()  # if the result already arrived (cancelled after it), its std handles have no owner
             raise
         process._attach(op.process_info)
         return process

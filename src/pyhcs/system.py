@@ -73,7 +73,10 @@ class ComputeSystem:
     closes the handle. ``close()`` only closes the handle -- unless the system document set
     ShouldTerminateOnLastHandleClosed, in which case HCS terminates the system when its last handle closes."""
 
-    def __init__(self, system_id: str, raw: Any, exit_action: ExitAction, event_options: EventOptions) -> None:
+    def __init__(self, system_id: str, raw: Any, exit_action: ExitAction, event_options: EventOptions,
+                 defer_close: Optional[Callable[[Callable[[], None]], None]] = None) -> None:
+        # defer_close: when the handle came from a call still in flight (HcsCreateComputeSystem), a failure here
+        # must not close it before HCS is done with that call; the caller runs the close when it is.
         _check_exit_action(exit_action)
         self.id = system_id
         self.exit_action: ExitAction = exit_action
@@ -87,7 +90,14 @@ class ComputeSystem:
             check_hresult(hr, function="HcsSetComputeSystemCallback", system_id=system_id)
         except BaseException:
             self._closed = True
-            self._lease.close(on_closed=self._hub.release)
+
+            def close() -> None:
+                self._lease.close(on_closed=self._hub.release)
+
+            if defer_close is not None:
+                defer_close(close)
+            else:
+                close()
             raise
 
     def __repr__(self) -> str:
@@ -110,7 +120,7 @@ class ComputeSystem:
         op.start(lambda h: lib.HcsCreateComputeSystem(idw, doc, h, _NULL, out), keep=(idw, doc))
         # The handle exists as soon as the call returns; register for events before the system can do anything.
         try:
-            system = cls(system_id, out[0], exit_action, event_options)
+            system = cls(system_id, out[0], exit_action, event_options, op.after_release)
         except BaseException:
             op.detach()
             raise
@@ -155,22 +165,25 @@ class ComputeSystem:
             return failed_future(exc)
         out = ffi.new("HCS_SYSTEM *")
         made: List[Any] = []  # the ComputeSystem, or the error registering its events
+        closes: List[Callable[[], None]] = []  # closes that must wait until HCS finished the create
 
         def created(_: Any, __: Any) -> "ComputeSystem":
             if isinstance(made[0], BaseException):
                 raise made[0]
             return cast(ComputeSystem, made[0])
 
-        def failed(_: BaseException) -> None:
+        def failed(_: BaseException) -> None:  # runs once the operation is over: HCS no longer uses the handle
             if made and isinstance(made[0], ComputeSystem):
-                made[0].close()  # the operation is over: HCS no longer uses the handle
+                made[0].close()
+            for close in closes:
+                close()
 
         future = run_async("HcsCreateComputeSystem", lambda h: lib.HcsCreateComputeSystem(idw, doc, h, _NULL, out),
                            keep=(idw, doc), system_id=system_id, transform=created, on_error=failed)
         if out[0] != _NULL:
             # Settling runs on this loop after we return, so the system is registered for events before that.
             try:
-                made.append(cls(system_id, out[0], exit_action, event_options))
+                made.append(cls(system_id, out[0], exit_action, event_options, closes.append))
             except BaseException as exc:  # noqa: BLE001
                 made.append(exc)
         return future
@@ -180,6 +193,7 @@ class ComputeSystem:
         cls, system_id: str, *, exit_action: ExitAction = "leave", event_options: EventOptions = EventOptions.NONE
     ) -> "ComputeSystem":
         """HcsOpenComputeSystem: a new handle to an existing system (HCS_E_SYSTEM_NOT_FOUND if there is none)."""
+        _check_exit_action(exit_action)
         idw = to_wide(system_id, "system id")
         out = ffi.new("HCS_SYSTEM *")
         hr = lib.HcsOpenComputeSystem(idw, GENERIC_ALL, out)  # requestedAccess "must be GENERIC_ALL"
