@@ -200,3 +200,24 @@ def test_async_argument_errors_surface_at_await() -> None:
                 await system.properties_async(42)  # type: ignore[arg-type]
 
     run(main())
+
+
+def test_closing_a_process_with_live_streams_hands_its_files_to_the_streams() -> None:
+    """The loop watches the pipes of streams(): closing the files under it could let a reused descriptor number
+    confuse the loop. close() stops the streams, which close their files."""
+    async def main() -> None:
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            await system.start_async()
+            for _ in range(20):
+                process = await system.create_process_async(
+                    sh("echo start; sleep 5", "cmd /c \"echo start& ping -n 6 127.0.0.1 >nul\""), stdin=False)
+                _, stdout, _ = await process.streams()
+                assert (await stdout.readline()).strip() == b"start"
+                assert await process.streams() == await process.streams()  # one set of streams per process
+                await process.terminate_async()
+                process.close()  # before the stream saw EOF
+                await asyncio.sleep(0)
+            r = await system.run_async(sh("echo after", "cmd /c echo after"))
+            assert r.stdout.strip() == b"after"
+
+    run(main())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import IO, TYPE_CHECKING, Optional
+from typing import IO, TYPE_CHECKING, Callable, Optional, Tuple
 
 if TYPE_CHECKING:
     import asyncio
@@ -49,8 +49,10 @@ def open_writer(handle: Optional[int]) -> Optional[IO[bytes]]:
     return os.fdopen(handle_to_fd(handle, False), "wb", buffering=0)
 
 
-async def reader_stream(file: IO[bytes]) -> asyncio.StreamReader:
-    """An asyncio StreamReader fed from *file* (a pipe or pty end)."""
+async def reader_stream(file: IO[bytes]) -> "Tuple[asyncio.StreamReader, Callable[[], None]]":
+    """An asyncio StreamReader fed from *file* (a pipe or pty end), and the function that stops it and closes
+    *file*. The file then belongs to the stream: closing it directly while the loop still watches its descriptor
+    would let a reused descriptor number confuse the loop."""
     import asyncio
 
     loop = asyncio.get_running_loop()
@@ -58,10 +60,25 @@ async def reader_stream(file: IO[bytes]) -> asyncio.StreamReader:
     if not _IS_WINDOWS:
         try:
             protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-            await loop.connect_read_pipe(lambda: protocol, file)
-            return reader
+            transport, _ = await loop.connect_read_pipe(lambda: protocol, file)
         except (NotImplementedError, ValueError, OSError):
             pass
+        else:
+            def close_transport() -> None:
+                try:
+                    running = asyncio.get_running_loop()
+                except RuntimeError:
+                    running = None
+                try:
+                    if running is loop:
+                        transport.close()  # closes *file* once the loop stops watching it
+                    else:
+                        loop.call_soon_threadsafe(transport.close)
+                except RuntimeError:  # the loop is closed: nobody watches the descriptor any more
+                    file.close()
+
+            return reader, close_transport
+
     # Anonymous Win32 pipes are not overlapped, so the proactor cannot watch them: pump from a thread.
     def pump() -> None:
         try:
@@ -70,7 +87,7 @@ async def reader_stream(file: IO[bytes]) -> asyncio.StreamReader:
                 if not chunk:
                     break
                 loop.call_soon_threadsafe(reader.feed_data, chunk)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RuntimeError):
             pass
         finally:
             try:
@@ -79,7 +96,7 @@ async def reader_stream(file: IO[bytes]) -> asyncio.StreamReader:
                 pass
 
     threading.Thread(target=pump, name="pyhcs-stdio", daemon=True).start()
-    return reader
+    return reader, file.close
 
 
 class StdinWriter:

@@ -136,6 +136,8 @@ class Process:
         self.system = system
         self.pid = process_id or 0
         self.stdin = self.stdout = self.stderr = None
+        self._streams: Optional[Tuple[Any, Any, Any]] = None
+        self._stream_owned: List[Tuple[IO[bytes], Callable[[], None]]] = []
         self._hub = EventHub(EventType.PROCESS_EXITED, system.id, process_id)
         self._lease = Lease(raw, lib.HcsCloseProcess, f"process {process_id} in {system.id!r}")
         self._close_lock = threading.Lock()
@@ -441,10 +443,18 @@ class Process:
     async def streams(self) -> Tuple[Optional[_stdio.StdinWriter], Optional[asyncio.StreamReader],
                                      Optional[asyncio.StreamReader]]:
         """asyncio streams over stdin/stdout/stderr (each None when that pipe was not created)."""
-        w = _stdio.StdinWriter(self.stdin) if self.stdin is not None else None
-        out = await _stdio.reader_stream(self.stdout) if self.stdout is not None else None
-        err = await _stdio.reader_stream(self.stderr) if self.stderr is not None else None
-        return w, out, err
+        if self._streams is None:
+            w = _stdio.StdinWriter(self.stdin) if self.stdin is not None else None
+            readers: List[Optional[asyncio.StreamReader]] = []
+            for f in (self.stdout, self.stderr):
+                if f is None:
+                    readers.append(None)
+                else:
+                    reader, close = await _stdio.reader_stream(f)
+                    readers.append(reader)
+                    self._stream_owned.append((f, close))
+            self._streams = (w, readers[0], readers[1])
+        return self._streams
 
     # -- closing -------------------------------------------------------------------------------------------
     @property
@@ -458,12 +468,15 @@ class Process:
             if self._closed:
                 return
             self._closed = True
+        owned = {id(f) for f, _ in self._stream_owned}
         for f in (self.stdin, self.stdout, self.stderr):
-            if f is not None:
+            if f is not None and id(f) not in owned:
                 try:
                     f.close()
                 except OSError:
                     pass
+        for _, close_stream in self._stream_owned:  # the asyncio streams own their files
+            close_stream()
         self._hub.closed(f"process {self.pid}")
         self._lease.close(on_closed=self._hub.release)
 
