@@ -68,7 +68,10 @@ def _sig(obj: Any) -> str:
 
 def describe_class(name: str, cls: type) -> List[str]:
     out = [f"## `{name}`", "", _doc(cls), ""]
-    for attr, value in vars(cls).items():
+    members: dict = {}
+    for klass in reversed(cls.__mro__[:-1]):  # inherited members too (ComputeSystem and Process share a base)
+        members.update(vars(klass))
+    for attr, value in members.items():
         if attr.startswith("_") and attr not in ("__enter__", "__aenter__"):
             continue
         if attr.startswith("__"):

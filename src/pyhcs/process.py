@@ -9,15 +9,11 @@ event's ProcessStatus ("ExitCode is valid only if LastWaitResult is S_OK and Exi
 
 from __future__ import annotations
 
-import sys
 import threading
-import warnings
 from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union, cast
 
 from . import _stdio
-from ._callbacks import context_pointer, event_trampoline
 from ._ffi import ffi, lib
-from ._handles import Lease
 from ._strings import Document, document_arg, take_document
 from .enums import GENERIC_ALL, EventOptions, EventType
 from .errors import (
@@ -27,7 +23,7 @@ from .errors import (
     HcsNotFoundError,
     check_hresult,
 )
-from .events import EventCallback, EventHub, EventStream
+from ._handle_owner import HandleOwner
 from .operation import Operation, ProcessInfo, run, run_async
 
 if TYPE_CHECKING:
@@ -121,7 +117,7 @@ class CompletedProcess(NamedTuple):
     stderr: bytes
 
 
-class Process:
+class Process(HandleOwner):
     """A process in a compute system. ``with`` closes the handle and the std files; the process itself keeps
     running unless you ``terminate()`` it."""
 
@@ -132,30 +128,13 @@ class Process:
     def __init__(self, system: "ComputeSystem", raw: Any, process_id: Optional[int],
                  event_options: EventOptions = EventOptions.NONE,
                  defer_close: Optional[Callable[[Callable[[], None]], None]] = None) -> None:
-        # defer_close: see ComputeSystem.__init__ (the handle of a HcsCreateProcess still in flight).
         self.system = system
         self.pid = process_id or 0
         self.stdin = self.stdout = self.stderr = None
         self._streams: Optional[Tuple[Any, Any, Any]] = None
         self._stream_owned: List[Tuple[IO[bytes], Callable[[], None]]] = []
-        self._hub = EventHub(EventType.PROCESS_EXITED, system.id, process_id)
-        self._lease = Lease(raw, lib.HcsCloseProcess, f"process {process_id} in {system.id!r}")
-        self._close_lock = threading.Lock()
-        self._closed = False
-        try:
-            hr = lib.HcsSetProcessCallback(raw, int(event_options), context_pointer(self._hub.key), event_trampoline)
-            check_hresult(hr, function="HcsSetProcessCallback", system_id=system.id, process_id=process_id)
-        except BaseException:
-            self._closed = True
-
-            def close() -> None:
-                self._lease.close(on_closed=self._hub.release)
-
-            if defer_close is not None:
-                defer_close(close)
-            else:
-                close()
-            raise
+        self._own(raw, f"process {process_id} in {system.id!r}", "HcsCloseProcess", "HcsSetProcessCallback",
+                  EventType.PROCESS_EXITED, event_options, defer_close, system.id, process_id)
 
     def __repr__(self) -> str:
         return f"<Process {self.pid} in {self.system.id!r}{' exited' if self.exit_code is not None else ''}>"
@@ -380,19 +359,6 @@ class Process:
         """The ProcessStatus of the ProcessExited event (None until it arrives)."""
         return cast(Optional["ProcessStatus"], self._hub.exit_data)
 
-    def on_event(self, callback: EventCallback, *, inline: bool = False) -> Callable[[], None]:
-        """Call ``callback(event)`` for every event of this handle. Returns a function that unsubscribes.
-
-        By default callbacks run in order on the pyhcs event thread, so they may block and call any pyhcs method.
-        ``inline=True`` runs the callback on the HCS thread that delivers the event -- the fastest path, for
-        callbacks that return quickly; closing the handle from there is still safe (pyhcs defers the native close
-        to its closer thread, since HcsClose* waits for the callback in flight)."""
-        return self._hub.subscribe(callback, inline)
-
-    def events(self) -> EventStream:
-        """``async for event in process.events()``: events from now on, ending after ProcessExited."""
-        return self._hub.stream()
-
     # -- I/O -----------------------------------------------------------------------------------------------
     def communicate(self, input: Optional[bytes] = None, timeout: Optional[float] = None) -> Tuple[bytes, bytes]:
         """Write *input* to stdin (then close it), read stdout and stderr to EOF, wait for exit.
@@ -457,17 +423,11 @@ class Process:
         return self._streams
 
     # -- closing -------------------------------------------------------------------------------------------
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def close(self) -> None:
         """Close the handle and the std files (idempotent); the process keeps running. Waiters get
         HcsClosedError."""
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
+        if not self._mark_closed():
+            return
         owned = {id(f) for f, _ in self._stream_owned}
         for f in (self.stdin, self.stdout, self.stderr):
             if f is not None and id(f) not in owned:
@@ -477,18 +437,7 @@ class Process:
                     pass
         for _, close_stream in self._stream_owned:  # the asyncio streams own their files
             close_stream()
-        self._hub.closed(f"process {self.pid}")
-        self._lease.close(on_closed=self._hub.release)
-
-    def __del__(self) -> None:
-        # A safety net, not the release path (close() and ``with`` are): like an unclosed file, warn and close.
-        if getattr(self, "_closed", True) or sys.is_finalizing():
-            return
-        warnings.warn(f"unclosed {self!r}: call close() or use 'with'", ResourceWarning, source=self)
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - nothing can be reported from a finalizer
-            pass
+        self._close_handle(f"process {self.pid}")
 
     def __enter__(self) -> "Process":
         return self

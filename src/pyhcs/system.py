@@ -10,18 +10,14 @@ same machinery (``operation.Operation``), completed by waiting or by the operati
 
 from __future__ import annotations
 
-import sys
-import threading
-import warnings
 from typing import TYPE_CHECKING, Any, Callable, List, Literal, Mapping, Optional, Sequence, Tuple, Union, cast
 
-from ._callbacks import context_pointer, event_trampoline
 from ._ffi import ffi, lib
 from ._handles import Lease
 from ._strings import Document, document_arg, to_wide
 from .enums import GENERIC_ALL, EventOptions, EventType
 from .errors import HcsAlreadyStoppedError, HcsError, HcsInvalidStateError, check_hresult
-from .events import EventCallback, EventHub, EventStream
+from ._handle_owner import HandleOwner
 from .operation import Operation, failed_future, run, run_async
 
 if TYPE_CHECKING:
@@ -64,7 +60,7 @@ def _check_exit_action(value: str) -> None:
         raise ValueError(f"exit_action must be 'terminate', 'shutdown' or 'leave', not {value!r}")
 
 
-class ComputeSystem:
+class ComputeSystem(HandleOwner):
     """An open handle to an HCS compute system.
 
     Create one with ``ComputeSystem.create(id, document)`` (or ``create_async``), or open an existing one with
@@ -75,30 +71,11 @@ class ComputeSystem:
 
     def __init__(self, system_id: str, raw: Any, exit_action: ExitAction, event_options: EventOptions,
                  defer_close: Optional[Callable[[Callable[[], None]], None]] = None) -> None:
-        # defer_close: when the handle came from a call still in flight (HcsCreateComputeSystem), a failure here
-        # must not close it before HCS is done with that call; the caller runs the close when it is.
         _check_exit_action(exit_action)
         self.id = system_id
         self.exit_action: ExitAction = exit_action
-        self._hub = EventHub(EventType.SYSTEM_EXITED, system_id)
-        self._lease = Lease(raw, lib.HcsCloseComputeSystem, f"compute system {system_id!r}")
-        self._close_lock = threading.Lock()
-        self._closed = False
-        try:
-            hr = lib.HcsSetComputeSystemCallback(raw, int(event_options), context_pointer(self._hub.key),
-                                                 event_trampoline)
-            check_hresult(hr, function="HcsSetComputeSystemCallback", system_id=system_id)
-        except BaseException:
-            self._closed = True
-
-            def close() -> None:
-                self._lease.close(on_closed=self._hub.release)
-
-            if defer_close is not None:
-                defer_close(close)
-            else:
-                close()
-            raise
+        self._own(raw, f"compute system {system_id!r}", "HcsCloseComputeSystem", "HcsSetComputeSystemCallback",
+                  EventType.SYSTEM_EXITED, event_options, defer_close, system_id)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("exited" if self._hub.exited else "open")
@@ -354,20 +331,6 @@ class ComputeSystem:
         """The SystemExitStatus of the SystemExited event (None until it arrives)."""
         return cast(Optional["SystemExitStatus"], self._hub.exit_data)
 
-    def on_event(self, callback: EventCallback, *, inline: bool = False) -> Callable[[], None]:
-        """Call ``callback(event)`` for every event of this handle. Returns a function that unsubscribes.
-
-        By default callbacks run in order on the pyhcs event thread, so they may block and call any pyhcs method.
-        ``inline=True`` runs the callback on the HCS thread that delivers the event -- the fastest path, for
-        callbacks that return quickly; closing the handle from there is still safe (pyhcs defers the native close
-        to its closer thread, since HcsClose* waits for the callback in flight)."""
-        return self._hub.subscribe(callback, inline)
-
-    def events(self) -> EventStream:
-        """``async for event in system.events()``: events from now on, ending after SystemExited, a service
-        disconnect or close()."""
-        return self._hub.stream()
-
     # -- processes -----------------------------------------------------------------------------------------
     def create_process(self, command_line: Optional[str] = None, **kwargs: Any) -> "Process":
         """HcsCreateProcess: see ``pyhcs.process.Process.create`` for the arguments."""
@@ -400,10 +363,6 @@ class ComputeSystem:
         return await run_process_async(self, command_line, input=input, **kwargs)
 
     # -- closing -------------------------------------------------------------------------------------------
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def _handle_lease(self) -> Lease:
         """The lease on this system's handle (processes use it while HcsCreateProcess / HcsOpenProcess run)."""
         return self._lease
@@ -411,12 +370,8 @@ class ComputeSystem:
     def close(self) -> None:
         """Close the handle (idempotent). Waiters get HcsClosedError at once; the native handle closes when no
         call is using it, and HcsCloseComputeSystem waits for an event callback in flight."""
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._hub.closed(f"compute system {self.id!r}")
-        self._lease.close(on_closed=self._hub.release)
+        if self._mark_closed():
+            self._close_handle(f"compute system {self.id!r}")
 
     def _apply_exit_action(self, action: ExitAction, timeout: Optional[float] = None) -> None:
         if action == "leave" or self._closed or self.exited:
@@ -433,16 +388,6 @@ class ComputeSystem:
             self.terminate(timeout=timeout)
         except (HcsAlreadyStoppedError, HcsInvalidStateError):
             pass  # already stopped (or never started and HCS refuses): nothing to end
-
-    def __del__(self) -> None:
-        # A safety net, not the release path (close() and ``with`` are): like an unclosed file, warn and close.
-        if getattr(self, "_closed", True) or sys.is_finalizing():
-            return
-        warnings.warn(f"unclosed {self!r}: call close() or use 'with'", ResourceWarning, source=self)
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - nothing can be reported from a finalizer
-            pass
 
     def __enter__(self) -> "ComputeSystem":
         return self

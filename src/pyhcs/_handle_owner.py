@@ -1,0 +1,103 @@
+"""What ComputeSystem and Process share: an HCS handle leased to the calls that use it, its one event registration,
+and closing both in the right order."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from typing import Any, Callable, Optional
+
+from ._callbacks import context_pointer, event_trampoline
+from ._ffi import lib
+from ._handles import Lease
+from .enums import EventOptions, EventType
+from .errors import check_hresult
+from .events import EventCallback, EventHub, EventStream
+
+
+class HandleOwner:
+    """An open HCS_SYSTEM or HCS_PROCESS handle with its events."""
+
+    _hub: EventHub
+    _lease: Lease
+    _closed: bool
+
+    def _own(
+        self,
+        raw: Any,
+        what: str,
+        close_function: str,
+        set_callback_function: str,
+        exit_event: EventType,
+        event_options: EventOptions,
+        defer_close: Optional[Callable[[Callable[[], None]], None]],
+        system_id: Optional[str],
+        process_id: Optional[int] = None,
+    ) -> None:
+        """Take ownership of *raw* and register the handle's one event callback (HCS allows one per handle).
+
+        defer_close: when the handle came from a call still in flight (HcsCreateComputeSystem/HcsCreateProcess), a
+        failure here must not close it before HCS is done with that call; the caller runs the close when it is."""
+        self._hub = EventHub(exit_event, system_id, process_id)
+        self._lease = Lease(raw, getattr(lib, close_function), what)
+        self._close_lock = threading.Lock()
+        self._closed = False
+        try:
+            hr = getattr(lib, set_callback_function)(raw, int(event_options), context_pointer(self._hub.key),
+                                                     event_trampoline)
+            check_hresult(hr, function=set_callback_function, system_id=system_id, process_id=process_id)
+        except BaseException:
+            self._closed = True
+            if defer_close is not None:
+                defer_close(self._close_native)
+            else:
+                self._close_native()
+            raise
+
+    def _close_native(self) -> None:
+        # The native close runs once no call uses the handle; HcsClose* waits for an event callback in flight.
+        self._lease.close(on_closed=self._hub.release)
+
+    def _mark_closed(self) -> bool:
+        """True for the first close() only."""
+        with self._close_lock:
+            if self._closed:
+                return False
+            self._closed = True
+            return True
+
+    def _close_handle(self, what: str) -> None:
+        self._hub.closed(what)  # waiters get HcsClosedError at once
+        self._close_native()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def on_event(self, callback: EventCallback, *, inline: bool = False) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event of this handle. Returns a function that unsubscribes.
+
+        By default callbacks run in order on the pyhcs event thread, so they may block and call any pyhcs method.
+        ``inline=True`` runs the callback on the HCS thread that delivers the event -- the fastest path, for
+        callbacks that return quickly; closing the handle from there is still safe (pyhcs defers the native close
+        to its closer thread, since HcsClose* waits for the callback in flight)."""
+        return self._hub.subscribe(callback, inline)
+
+    def events(self) -> EventStream:
+        """``async for event in x.events()``: events from now on, ending after the exit event (SystemExited or
+        ProcessExited), a service disconnect, or close()."""
+        return self._hub.stream()
+
+    def close(self) -> None:  # pragma: no cover - every owner defines it
+        raise NotImplementedError
+
+    def __del__(self) -> None:
+        # A safety net, not the release path (close() and ``with`` are): like an unclosed file, warn and close.
+        if getattr(self, "_closed", True) or sys.is_finalizing():
+            return
+        warnings.warn(f"unclosed {self!r}: call close() or use 'with'", ResourceWarning, source=self)
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing can be reported from a finalizer
+            pass
