@@ -65,9 +65,9 @@ class Host:
         """``"10.0.17763.1234"`` (a server) or ``"10.0.22631.4317 client"`` → Host.
 
         The version is ``major.minor.build[.revision]``; an optional second word, ``server`` or ``client`` (any
-        case), names the SKU. Raises :class:`InvalidVersionError` for anything else."""
+        case), names the SKU. Raises :class:`InvalidVersionError` for any other text, TypeError for a non-str."""
         if not isinstance(text, str):
-            raise InvalidVersionError(f"a host must be given as a str, not {type(text).__name__}")
+            raise TypeError(f"a host to parse is a str, not {type(text).__name__}")
         words = text.split()
         if not 1 <= len(words) <= 2:
             raise InvalidVersionError(f"{text!r} is not a host: expected {_HOST_FORMAT}")

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Union
 
+from typing_extensions import Literal
+
 from .errors import PodSupportError
 from .host import HostLike, as_host
 from .isolation import Isolation, IsolationLike, as_isolation, isolation_verdict, process_isolation_builds
@@ -38,10 +40,10 @@ __all__ = [
     "check_pod_workload",
 ]
 
-LINUX = "linux"
+LINUX: Literal["linux"] = "linux"
 """The container OS of Linux containers (LCOW), as OCI's ``os`` field spells it."""
 
-ContainerOS = Union[OSVersion, str]
+ContainerOS = Union[OSVersion, Literal["linux"]]
 """An :class:`OSVersion` (a Windows container image) or :data:`LINUX`."""
 ContainerOSLike = VersionLike
 """A :data:`~pyhcs.compat.VersionLike` or ``"linux"`` (any case)."""

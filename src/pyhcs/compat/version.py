@@ -43,7 +43,7 @@ class OSVersion:
         for field in ("major", "minor", "build", "revision"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidVersionError(f"OSVersion.{field} must be an int, not {type(value).__name__}")
+                raise TypeError(f"OSVersion.{field} must be an int, not {type(value).__name__}")
             if not 0 <= value <= _DWORD_MAX:
                 raise InvalidVersionError(f"OSVersion.{field} must be 0 to {_DWORD_MAX} (a DWORD), not {value}")
 
@@ -51,9 +51,9 @@ class OSVersion:
     def parse(cls, text: str) -> "OSVersion":
         """``"10.0.17763"`` or ``"10.0.17763.1234"`` (surrounding whitespace ignored) → OSVersion.
 
-        Raises :class:`InvalidVersionError` for anything else."""
+        Raises :class:`InvalidVersionError` for any other text, TypeError for a non-str."""
         if not isinstance(text, str):
-            raise InvalidVersionError(f"a Windows version must be a str, not {type(text).__name__}")
+            raise TypeError(f"a Windows version to parse is a str, not {type(text).__name__}")
         match = _VERSION_RE.fullmatch(text.strip())
         if match is None:
             raise InvalidVersionError(f"{text!r} is not a Windows version: {_FORMAT_HINT}")
