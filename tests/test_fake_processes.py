@@ -54,6 +54,7 @@ from tests.fakes.rawhcs import (
     wait_process_exit,
     wait_process_info,
 )
+from tests.support import open_descriptor_count
 
 CLOSE_STDIN = {"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}}
 
@@ -215,6 +216,18 @@ def test_terminate_twice(system, fake) -> None:
     assert process_call(lib.HcsTerminateProcess, proc)[0] == S_OK
     assert wait_process_exit(proc)["ExitCode"] == 128 + 9  # SIGKILL (Linux numbering, also on Windows)
     assert process_call(lib.HcsTerminateProcess, proc)[0] == HCS_E_PROCESS_ALREADY_STOPPED
+    lib.HcsCloseProcess(proc)
+
+
+def test_terminate_options_are_reserved(system, fake) -> None:
+    """HcsTerminateProcess.md: options "Reserved for future use. Must be NULL" -- anything else is the caller's
+    error, reported by the call (nothing starts); "" is tolerated (hcsshim passes it)."""
+    proc, info = create_process(system, {"CommandLine": SLEEP_30})
+    with operation() as op:
+        assert u32(lib.HcsTerminateProcess(proc, op, doc({"Force": True}))) == E_INVALIDARG
+        assert result(op)[0] == 0x80370115  # HCS_E_OPERATION_NOT_STARTED
+    assert process_call(lib.HcsGetProcessProperties, proc)[0] == S_OK  # still running
+    assert process_call(lib.HcsTerminateProcess, proc, "")[0] == S_OK
     lib.HcsCloseProcess(proc)
 
 
@@ -462,18 +475,6 @@ def test_process_info_after_exit_while_a_handle_is_open(system, fake) -> None:
     lib.HcsCloseProcess(proc)
 
 
-def _open_descriptors() -> int:
-    """Descriptors (POSIX) or handles (Windows) open in this process."""
-    if IS_WINDOWS:
-        import ctypes
-
-        count = ctypes.c_ulong()
-        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
-        assert kernel32.GetProcessHandleCount(kernel32.GetCurrentProcess(), ctypes.byref(count))
-        return count.value
-    return len(os.listdir("/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"))
-
-
 def _settle(fake) -> None:
     deadline = time.monotonic() + 10
     while fake.counters()["RunningProcesses"] and time.monotonic() < deadline:
@@ -503,10 +504,10 @@ def test_finished_processes_release_their_pipes(system, fake) -> None:
     close_after_exit()
     close_before_exit()
     _settle(fake)
-    before = _open_descriptors()
+    before = open_descriptor_count()
     for _ in range(40):
         close_after_exit()
         close_before_exit()
     _settle(fake)
     # 40 x 2 processes with 3 pipes each: 240 descriptors if the fake kept its ends.
-    assert _open_descriptors() - before <= 4, (before, _open_descriptors())
+    assert open_descriptor_count() - before <= 4, (before, open_descriptor_count())

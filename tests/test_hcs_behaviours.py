@@ -235,7 +235,6 @@ def test_creates_take_a_realistic_minimum_time(fake) -> None:
 # -- descriptors of finished processes (issue 8, item 6) -------------------------------------------------------
 
 _MANY_RUNS = """
-import os, sys
 try:
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -243,16 +242,7 @@ try:
 except ImportError:  # Windows: no descriptor limit to lower; the handle count below still tells
     pass
 import pyhcs
-from tests.support import container_document, sh, unique_id
-
-def open_descriptors():
-    if sys.platform == "win32":
-        import ctypes
-        count = ctypes.c_ulong()
-        kernel32 = ctypes.WinDLL("kernel32")
-        kernel32.GetProcessHandleCount(kernel32.GetCurrentProcess(), ctypes.byref(count))
-        return count.value
-    return len(os.listdir("/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"))
+from tests.support import container_document, open_descriptor_count as open_descriptors, sh, unique_id
 
 with pyhcs.ComputeSystem.create(unique_id(), container_document(), timeout=30) as system:
     system.start(timeout=30)

@@ -887,7 +887,8 @@ int32_t engine_system_create(const char *ns, const char *id, const char *config,
                                                                                          : DEFAULT_VM_MEMORY_MB;
         s->processors = json_get_int(json_get(topology, "Processor"), "Count", &v) && v > 0 && v <= 2048
                             ? (uint32_t)v : DEFAULT_VM_PROCESSORS;
-        s->guest_connection = json_get(vm, "GuestConnection") != NULL && json_get(vm, "GuestConnection")->type != JSON_NULL;
+        s->guest_connection = json_get(vm, "GuestConnection") != NULL &&
+                              json_get(vm, "GuestConnection")->type != JSON_NULL;
         for (size_t i = 0; regions && regions->type == JSON_ARRAY && i < regions->count; i++) {
             int32_t hr = put_region(s, regions->items[i], 1);
             if (hr) {
@@ -1044,7 +1045,10 @@ int32_t engine_system_action(uint64_t uid, int action, const char *document)
         stop_system(s, "UnexpectedExit", HCS_E_UNEXPECTED_EXIT, "GuestCrash", "GuestOS", 0);
         break;
     case ENGINE_SYS_MODIFY:
-        if (!document || !document[0]) { hr = fail(FAKE_E_INVALIDARG, "The ModifySettingRequest must not be empty"); break; }
+        if (!document || !document[0]) {
+            hr = fail(FAKE_E_INVALIDARG, "The ModifySettingRequest must not be empty");
+            break;
+        }
         hr = check_options(document, "The ModifySettingRequest", &opts);
         if (hr) break;
         if (s->state == S_STOPPED || s->state == S_CREATING || s->stopping) { hr = invalid_state(s, "modify"); break; }
@@ -1210,7 +1214,8 @@ static int32_t property_support(const esys *s, const char *t)
         /* SchemaReference.md VirtualMachine.GuestConnection: "If specified, the virtual machine start will wait
          * until a guest connection is established." choice: without one configured, or while the VM does not run,
          * there is no connection to describe -> HCS_E_CONNECT_FAILED. */
-        if (strcmp(t, "GuestConnection") == 0 && (!s->guest_connection || (s->state != S_RUNNING && s->state != S_PAUSED)))
+        if (strcmp(t, "GuestConnection") == 0 &&
+            (!s->guest_connection || (s->state != S_RUNNING && s->state != S_PAUSED)))
             return fail(HCS_E_CONNECT_FAILED, "'%s' has no guest connection (%s)", s->id,
                         s->guest_connection ? "it is not running" : "its document configures no GuestConnection");
         return 0;
@@ -2276,8 +2281,8 @@ int32_t engine_service_modify(const char *settings, char **result)
     hr = check_options(settings, "The ModificationRequest", &req);
     if (!hr && !req) hr = fail(HCS_E_INVALID_JSON, "The ModificationRequest must be a JSON object");
     if (hr) goto out;
-    /* ModificationRequest {PropertyType: ModifyPropertyType, Settings} (SchemaReference.md, HcsModifyServiceSettings.md:
-     * "we support modification of a single property type in a call"). */
+    /* ModificationRequest {PropertyType: ModifyPropertyType, Settings} (SchemaReference.md; "we support modification
+     * of a single property type in a call"). */
     type = json_get_string(req, "PropertyType");
     inner = json_get(req, "Settings");
     if (!type || (strcmp(type, "CpuGroup") != 0 && strcmp(type, "ContainerCredentialGuard") != 0)) {
@@ -2378,7 +2383,8 @@ static void write_ccgs(json_writer *w)
     for (const eccg *c = ccgs; c; c = c->next) {
         unsigned char raw[18];
         char cookie[25], buf[96];
-        for (int i = 0; i < 18; i++) raw[i] = (unsigned char)((c->serial * 0x9E3779B97F4A7C15ull) >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
+        for (int i = 0; i < 18; i++)
+            raw[i] = (unsigned char)((c->serial * 0x9E3779B97F4A7C15ull) >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
         for (int i = 0, k = 0; i < 18; i += 3) {
             uint32_t v = ((uint32_t)raw[i] << 16) | ((uint32_t)raw[i + 1] << 8) | raw[i + 2];
             cookie[k++] = b64[(v >> 18) & 63];

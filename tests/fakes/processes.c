@@ -199,8 +199,11 @@ FAKE_EXPORT void WINAPI HcsCloseProcess(HCS_PROCESS process)
     close_event_handle((uintptr_t)process, HK_PROC, "HcsCloseProcess");
 }
 
+/* What a process call's document argument may be: optional, required (_In_), or reserved ("Must be NULL"). */
+enum { DOC_OPTIONAL, DOC_REQUIRED, DOC_RESERVED };
+
 static HRESULT process_call(const char *function, HCS_PROCESS process, HCS_OPERATION operation, int type,
-                            PCWSTR document, int document_required, op_work_fn work)
+                            PCWSTR document, int document_kind, op_work_fn work)
 {
     int32_t fault = 0, hr;
     uint64_t sys_uid, puid;
@@ -211,8 +214,13 @@ static HRESULT process_call(const char *function, HCS_PROCESS process, HCS_OPERA
     if (!lookup_proc(process, &sys_uid, &puid)) return process ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
     doc = wide_to_utf8(document, &hr);
     if (hr) return hr;
-    /* HcsModifyProcess.md: settings is _In_ (required): a missing argument fails the call. */
-    if (!doc && document_required) return FAKE_E_INVALIDARG;
+    /* HcsModifyProcess.md: settings is _In_ (required); HcsTerminateProcess.md: options "Reserved for future use.
+     * Must be NULL" (an empty string is tolerated, as hcsshim passes ""). Either mistake is the caller's: the call
+     * fails and nothing starts. */
+    if ((document_kind == DOC_REQUIRED && !doc) || (document_kind == DOC_RESERVED && doc && doc[0])) {
+        free(doc);
+        return FAKE_E_INVALIDARG;
+    }
     hr = op_begin(operation, type, 0, (uintptr_t)process, (uintptr_t)process, &o);
     if (hr) {
         free(doc);
@@ -225,28 +233,32 @@ static HRESULT process_call(const char *function, HCS_PROCESS process, HCS_OPERA
 
 FAKE_EXPORT HRESULT WINAPI HcsTerminateProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)
 {
-    return process_call("HcsTerminateProcess", process, operation, HcsOperationTypeTerminate, options, 0, work_terminate);
+    return process_call("HcsTerminateProcess", process, operation, HcsOperationTypeTerminate, options, DOC_RESERVED,
+                        work_terminate);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsSignalProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)
 {
-    return process_call("HcsSignalProcess", process, operation, HcsOperationTypeSignalProcess, options, 0, work_signal);
+    return process_call("HcsSignalProcess", process, operation, HcsOperationTypeSignalProcess, options, DOC_OPTIONAL,
+                        work_signal);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsGetProcessInfo(HCS_PROCESS process, HCS_OPERATION operation)
 {
-    return process_call("HcsGetProcessInfo", process, operation, HcsOperationTypeGetProcessInfo, NULL, 0, work_info);
+    return process_call("HcsGetProcessInfo", process, operation, HcsOperationTypeGetProcessInfo, NULL, DOC_OPTIONAL,
+                        work_info);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsGetProcessProperties(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR propertyQuery)
 {
     return process_call("HcsGetProcessProperties", process, operation, HcsOperationTypeGetProcessProperties,
-                        propertyQuery, 0, work_properties);
+                        propertyQuery, DOC_OPTIONAL, work_properties);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsModifyProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR settings)
 {
-    return process_call("HcsModifyProcess", process, operation, HcsOperationTypeModifyProcess, settings, 1, work_modify);
+    return process_call("HcsModifyProcess", process, operation, HcsOperationTypeModifyProcess, settings, DOC_REQUIRED,
+                        work_modify);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsSetProcessCallback(HCS_PROCESS process, HCS_EVENT_OPTIONS callbackOptions, void *context,
