@@ -19,7 +19,8 @@ import pytest
 from tests.fakes import build
 
 DECL = build.DECL
-CONTROL = ["FakeHcsReset", "FakeHcsInjectFault", "FakeHcsSetLatency", "FakeHcsSimulateServiceDisconnect",
+CONTROL = ["FakeHcsReset", "FakeHcsInjectFault", "FakeHcsSetLatency", "FakeHcsSetMinimumDuration",
+           "FakeHcsSimulateServiceDisconnect",
            "FakeHcsSimulateUnexpectedExit", "FakeHcsGetCounters", "FakeHcsWaitIdle"]
 
 

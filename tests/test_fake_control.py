@@ -110,6 +110,130 @@ def test_fault_injection_async_and_sync(fake) -> None:
     lib.HcsCloseComputeSystem(system)
 
 
+E_OUTOFMEMORY = 0x8007000E
+RPC_E_DISCONNECTED = 0x80010108
+HCS_INVALID_OPERATION_ID = 0xFFFFFFFFFFFFFFFF
+
+
+def test_fault_on_create_operation_is_its_documented_null(fake) -> None:
+    """HcsCreateOperation.md: NULL "if resources required for the operation couldn't be allocated" -- the only
+    failure it can report, so an injected fault returns NULL (the HRESULT is not used) and nothing is created."""
+    fake.inject_fault("HcsCreateOperation", E_OUTOFMEMORY, 2)
+    assert lib.HcsCreateOperation(ffi.NULL, ffi.NULL) == ffi.NULL
+    assert lib.HcsCreateOperation(ffi.NULL, ffi.NULL) == ffi.NULL
+    assert fake.counters()["OpenOperations"] == 0
+    fake.inject_fault("HcsCreateOperationWithNotifications", E_OUTOFMEMORY)
+    assert lib.HcsCreateOperationWithNotifications(0, ffi.NULL, ffi.NULL) == ffi.NULL
+    with operation() as op:  # the count is spent: it works again
+        assert u32(lib.HcsEnumerateComputeSystems(ffi.NULL, op)) == S_OK and wait(op)[0] == S_OK
+
+
+@pytest.mark.parametrize("function", ["HcsWaitForOperationResult", "HcsGetOperationResult"])
+def test_fault_on_reading_a_result_fails_that_call_only(fake, function) -> None:
+    """A fault on a result getter: that call returns the injected HRESULT with no document (as a failed RPC
+    would); the operation is untouched and the next call reads its real result."""
+    with operation() as op:
+        assert u32(lib.HcsEnumerateComputeSystems(ffi.NULL, op)) == S_OK
+        assert wait(op)[0] == S_OK
+        fake.inject_fault(function, RPC_E_DISCONNECTED)
+        out = ffi.new("PWSTR *")
+        call = (lambda: lib.HcsWaitForOperationResult(op, 0xFFFFFFFF, out)) if function.startswith("HcsWait") \
+            else (lambda: lib.HcsGetOperationResult(op, out))
+        assert u32(call()) == RPC_E_DISCONNECTED and out[0] == ffi.NULL
+        hr, text = wait(op)
+        assert hr == S_OK and json.loads(text) == []
+
+
+def test_fault_on_the_process_info_getters(fake) -> None:
+    """HcsWaitForOperationResultAndProcessInfo / HcsGetOperationResultAndProcessInfo under a fault: the HRESULT,
+    a zeroed HCS_PROCESS_INFORMATION and no document; the std handles stay with the operation for the next call."""
+    from tests.fakes.rawhcs import INFINITE, close_info, doc, echo, read_all, wait_process_exit, wait_process_info
+
+    system = create_system()
+    handle = ffi.new("HCS_PROCESS *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc({"CommandLine": echo("x"), "CreateStdOutPipe": True}), op,
+                                        ffi.NULL, handle)) == S_OK
+        for function in ("HcsWaitForOperationResultAndProcessInfo", "HcsGetOperationResultAndProcessInfo"):
+            assert wait(op)[0] == S_OK
+            fake.inject_fault(function, RPC_E_DISCONNECTED)
+            pi = ffi.new("HCS_PROCESS_INFORMATION *")
+            pi.ProcessId = 7
+            out = ffi.new("PWSTR *")
+            hr = lib.HcsWaitForOperationResultAndProcessInfo(op, INFINITE, pi, out) if "Wait" in function \
+                else lib.HcsGetOperationResultAndProcessInfo(op, pi, out)
+            assert u32(hr) == RPC_E_DISCONNECTED and pi.ProcessId == 0 and pi.StdOutput == ffi.NULL
+        hr, info, _ = wait_process_info(op)
+        assert hr == S_OK and read_all(info["stdout"]).rstrip() == b"x"
+        close_info(info)
+    wait_process_exit(handle[0])
+    lib.HcsCloseProcess(handle[0])
+    terminate(system)
+    lib.HcsCloseComputeSystem(system)
+
+
+def test_faults_on_the_other_operation_functions(fake) -> None:
+    """Functions whose documented failure is a value answer it (HcsGetOperationId: HCS_INVALID_OPERATION_ID,
+    HcsGetComputeSystemFromOperation: NULL); HRESULT functions return the HRESULT and change nothing; functions
+    that cannot fail (HcsClose*, HcsGetOperationContext, HcsGetOperationType) refuse the fault."""
+    with operation(context=ffi.cast("void *", 5)) as op:
+        fake.inject_fault("HcsGetOperationId", E_OUTOFMEMORY)
+        assert lib.HcsGetOperationId(op) == HCS_INVALID_OPERATION_ID
+        assert lib.HcsGetOperationId(op) != HCS_INVALID_OPERATION_ID
+        fake.inject_fault("HcsSetOperationContext", 0x80070005)
+        assert u32(lib.HcsSetOperationContext(op, ffi.cast("void *", 6))) == 0x80070005
+        assert int(ffi.cast("intptr_t", lib.HcsGetOperationContext(op))) == 5
+        fake.inject_fault("HcsCancelOperation", 0x80070005)
+        assert u32(lib.HcsCancelOperation(op)) == 0x80070005
+        assert u32(lib.HcsCancelOperation(op)) == 0x80004001  # E_NOTIMPL, as documented
+    for function in ("HcsCloseOperation", "HcsCloseComputeSystem", "HcsCloseProcess", "HcsGetOperationContext",
+                     "HcsGetOperationType"):
+        with pytest.raises(ValueError, match="no way to report a failure"):
+            fake.inject_fault(function, E_OUTOFMEMORY)
+
+
+def test_minimum_duration_of_creates_is_on_by_default(fake) -> None:
+    """Real HCS takes long to create a system (a silo or a VM worker process) or to start a process in it, and
+    OperationCompletionSample.md relies on it (see test_fake_operations); the fake's creates take at least
+    FAKEHCS_DEFAULT_CREATE_SYSTEM_MS (100 ms) and FAKEHCS_DEFAULT_CREATE_PROCESS_MS (10 ms); reset restores them."""
+    for _ in range(2):
+        t0 = time.monotonic()
+        system = create_system(start=False)
+        assert time.monotonic() - t0 >= 0.099
+        assert system_call(lib.HcsStartComputeSystem, system)[0] == S_OK
+        t0 = time.monotonic()
+        proc, info = create_process(system, {"CommandLine": SLEEP_30})
+        assert time.monotonic() - t0 >= 0.0099
+        lib.HcsCloseProcess(proc)
+        terminate(system)
+        lib.HcsCloseComputeSystem(system)
+        fake.set_minimum_duration("*", 0)
+        fake.reset()
+
+
+def test_minimum_duration_is_configurable_and_keeps_the_order(fake) -> None:
+    """FakeHcsSetMinimumDuration(function, ms): its operations complete no earlier than ms after the call; later
+    calls on the same system still complete after it (operations on one system run in order), other systems are
+    not held up (the wait holds no fake thread)."""
+    slow, other = create_system(start=False), create_system(start=False)
+    fake.set_minimum_duration("HcsStartComputeSystem", 400)
+    with operation() as start, operation() as query, operation() as elsewhere:
+        t0 = time.monotonic()
+        assert u32(lib.HcsStartComputeSystem(slow, start, ffi.NULL)) == S_OK
+        assert time.monotonic() - t0 < 0.2  # the call itself returns at once
+        assert u32(lib.HcsGetComputeSystemProperties(slow, query, ffi.NULL)) == S_OK
+        assert u32(lib.HcsGetComputeSystemProperties(other, elsewhere, ffi.NULL)) == S_OK
+        assert wait(elsewhere)[0] == S_OK and time.monotonic() - t0 < 0.35
+        hr, text = wait(query)
+        assert hr == S_OK and json.loads(text)["State"] == "Running" and time.monotonic() - t0 >= 0.399
+        assert wait(start)[0] == S_OK
+    with pytest.raises(ValueError):
+        fake.set_minimum_duration("HcsNoSuchFunction", 1)
+    for s in (slow, other):
+        terminate(s)
+        lib.HcsCloseComputeSystem(s)
+
+
 def test_latency(fake) -> None:
     fake.set_latency("HcsEnumerateComputeSystems", 200)
     with operation() as op:

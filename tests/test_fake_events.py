@@ -233,7 +233,8 @@ def test_crash_delivers_initiated_report_exited_once_per_handle(fake) -> None:
     """HCS_EVENT.md: SystemCrashInitiated and SystemCrashReport carry a CrashReport (SchemaReference.md#CrashReport:
     SystemId, ActivityId, CrashParameters = bug check code + 4 values, in both events; Status 2.4); then
     SystemExited (UnexpectedExit). EventCallbackSample.md: initiated, then reported, then exited; the report can be
-    passed to HcsSubmitWerReport. Every open handle of the system with a callback gets each event exactly once."""
+    passed to HcsSubmitWerReport. Every open handle of the system with a callback gets each event exactly once; the
+    exit's GuestCrash attribution carries the crash parameters (SchemaReference.md GuestCrash)."""
     system = create_system()
     system_id = properties(system)["Id"]
     other = ffi.new("HCS_SYSTEM *")
@@ -259,6 +260,9 @@ def test_crash_delivers_initiated_report_exited_once_per_handle(fake) -> None:
         # WindowsCrashInfo: "only if the GuestCrashReporting device has been configured" -- a container has none.
         assert "WindowsCrashInfo" not in initiated and "WindowsCrashInfo" not in report
         assert exited["ExitType"] == "UnexpectedExit"
+        # SchemaReference.md AttributionRecord.GuestCrash is a GuestCrash {CrashParameters}: the guest's values,
+        # the same as its CrashReport events
+        assert exited["Attribution"] == [{"GuestCrash": {"CrashParameters": initiated["CrashParameters"]}}]
         assert rec.threads[0] != threading.get_ident()
         # the report is HcsSubmitWerReport's input
         assert u32(lib.HcsSubmitWerReport(to_wide(rec.events[1][1]))) == S_OK

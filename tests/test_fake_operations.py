@@ -11,6 +11,8 @@ import json
 import threading
 import time
 
+import pytest
+
 from tests.fakes.rawhcs import (
     CONTAINER,
     E_HANDLE,
@@ -284,3 +286,27 @@ def test_wait_timeout_then_completion_is_still_observable(fake) -> None:
         assert wait(op)[0] == S_OK
         assert time.monotonic() - t0 >= 0.1
         assert lib.HcsGetOperationType(op) == HcsOperationTypeEnumerate
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.05])
+def test_operation_completion_sample_event_callback_pattern(fake, gap) -> None:
+    """OperationCompletionSample.md, "Use event callback's operation completion": create with an operation that has
+    no callback, then register the new system's event callback with HcsEventOptionEnableOperationCallbacks and wait
+    for the create's completion through it (HcsEventOperationCallback, event->Operation the create's). It works on
+    real HCS because a create takes far longer than the registration; the fake's creates take a realistic minimum
+    time (100 ms by default) for the same reason -- also with the sample's caller pausing 50 ms in between."""
+    from tests.fakes.rawhcs import EV_OPERATION_CALLBACK, EventRecorder
+
+    for _ in range(5):
+        rec = EventRecorder()
+        handle = ffi.new("HCS_SYSTEM *")
+        op = lib.HcsCreateOperation(ffi.NULL, ffi.NULL)
+        assert u32(lib.HcsCreateComputeSystem(to_wide(unique_id()), doc(CONTAINER), op, ffi.NULL, handle)) == S_OK
+        time.sleep(gap)
+        assert u32(lib.HcsSetComputeSystemCallback(handle[0], 1, ffi.NULL, rec.callback)) == S_OK
+        (event,) = rec.wait_for(EV_OPERATION_CALLBACK, timeout=5)
+        assert event[2] == op and lib.HcsGetOperationType(op) == 1  # HcsOperationTypeCreate
+        assert result(op)[0] == S_OK
+        lib.HcsCloseOperation(op)
+        terminate(handle[0])
+        lib.HcsCloseComputeSystem(handle[0])

@@ -16,6 +16,8 @@ import time
 import pytest
 
 from tests.fakes.rawhcs import (
+    INFINITE,
+    INVALID_HANDLE_VALUE,
     IS_WINDOWS,
     SLEEP_30,
     SLEEP_SHORT,
@@ -29,15 +31,20 @@ from tests.fakes.rawhcs import (
     HCS_E_OPERATION_TIMEOUT,
     HCS_E_PROCESS_ALREADY_STOPPED,
     S_OK,
+    close_handle,
     close_info,
     create_process,
     create_system,
     doc,
+    echo,
+    fd_of,
     ffi,
+    handle_value,
     lib,
     operation,
     process_call,
     read_all,
+    result,
     running_system,
     system_call,
     take_wide,
@@ -47,6 +54,7 @@ from tests.fakes.rawhcs import (
     wait_process_exit,
     wait_process_info,
 )
+from tests.support import open_descriptor_count
 
 CLOSE_STDIN = {"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}}
 
@@ -120,10 +128,34 @@ def test_bad_working_directory_fails_the_operation(system, fake) -> None:
         hr, info, text = wait_process_info(op)
         assert hr == 0x8007010B and json.loads(text)["ErrorMessage"]  # HRESULT_FROM_WIN32(ERROR_DIRECTORY)
         assert info["pid"] == 0 and info["stdout"] is None
-        first = handle[0]
-        assert u32(lib.HcsCreateProcess(system, doc("{nope"), op, ffi.NULL, handle)) == HCS_E_INVALID_JSON
+    lib.HcsCloseProcess(handle[0])
+
+
+@pytest.mark.parametrize("parameters", ["{nope", "[]", {"CommandArgs": "not a list"}, {"Environment": {"A": 1}},
+                                        {"ConsoleSize": [24]}])
+def test_malformed_process_parameters_fail_the_operation_not_the_call(system, fake, parameters) -> None:
+    """HcsCreateProcess.md: S_OK means the operation started; what goes wrong creating the process is the
+    operation's result (as HcsCreateComputeSystem.md "Operation Results" says for systems). The call returns a
+    handle to a process that never starts: its calls fail with ERROR_NOT_FOUND and it must be closed."""
+    handle = ffi.new("HCS_PROCESS *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc(parameters), op, ffi.NULL, handle)) == S_OK
+        assert handle[0] != ffi.NULL
+        hr, info, text = wait_process_info(op)
+        assert hr == HCS_E_INVALID_JSON and json.loads(text)["Error"] & 0xFFFFFFFF == HCS_E_INVALID_JSON
+        assert info["pid"] == 0 and info["stdout"] is None
+    assert process_call(lib.HcsGetProcessProperties, handle[0])[0] == E_NOT_FOUND
+    lib.HcsCloseProcess(handle[0])
+
+
+def test_missing_required_process_parameters_fail_the_call(system, fake) -> None:
+    """processParameters is _In_ (HcsCreateProcess.md): NULL is the caller's error, reported by the call; nothing
+    starts (the operation is untouched) and no handle is returned."""
+    handle = ffi.new("HCS_PROCESS *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, ffi.NULL, op, ffi.NULL, handle)) == E_INVALIDARG
         assert handle[0] == ffi.NULL
-    lib.HcsCloseProcess(first)
+        assert result(op)[0] == 0x80370115  # HCS_E_OPERATION_NOT_STARTED
 
 
 @pytest.mark.skipif(IS_WINDOWS, reason="a pty: on Windows EmulateConsole is a duplex pipe (tests/windows, tests/fakes/README-windows.md)")
@@ -184,6 +216,18 @@ def test_terminate_twice(system, fake) -> None:
     assert process_call(lib.HcsTerminateProcess, proc)[0] == S_OK
     assert wait_process_exit(proc)["ExitCode"] == 128 + 9  # SIGKILL (Linux numbering, also on Windows)
     assert process_call(lib.HcsTerminateProcess, proc)[0] == HCS_E_PROCESS_ALREADY_STOPPED
+    lib.HcsCloseProcess(proc)
+
+
+def test_terminate_options_are_reserved(system, fake) -> None:
+    """HcsTerminateProcess.md: options "Reserved for future use. Must be NULL" -- anything else is the caller's
+    error, reported by the call (nothing starts); "" is tolerated (hcsshim passes it)."""
+    proc, info = create_process(system, {"CommandLine": SLEEP_30})
+    with operation() as op:
+        assert u32(lib.HcsTerminateProcess(proc, op, doc({"Force": True}))) == E_INVALIDARG
+        assert result(op)[0] == 0x80370115  # HCS_E_OPERATION_NOT_STARTED
+    assert process_call(lib.HcsGetProcessProperties, proc)[0] == S_OK  # still running
+    assert process_call(lib.HcsTerminateProcess, proc, "")[0] == S_OK
     lib.HcsCloseProcess(proc)
 
 
@@ -321,3 +365,149 @@ def test_operation_callbacks_on_a_process_handle(system, fake) -> None:
         (event,) = rec.wait_for(EV_OPERATION_CALLBACK)
         assert event[2] == op and wait(op)[0] == S_OK
     lib.HcsCloseProcess(proc)
+
+
+def _raw_process_info(op):
+    pi = ffi.new("HCS_PROCESS_INFORMATION *")
+    out = ffi.new("PWSTR *")
+    hr = u32(lib.HcsWaitForOperationResultAndProcessInfo(op, INFINITE, pi, out))
+    take_wide(out[0])
+    return hr, pi
+
+
+def test_streams_not_requested_are_invalid_handle_value(system, fake) -> None:
+    """A std stream that was not requested is INVALID_HANDLE_VALUE in HCS_PROCESS_INFORMATION, not NULL (hcsshim
+    v2/utils.go makeOpenFiles: "HCS APIs such as HcsGetProcessInfo use INVALID_HANDLE_VALUE to indicate std streams
+    the caller did not request"), from the create and from HcsGetProcessInfo alike; a tool testing `!= NULL`
+    would treat -1 as a handle."""
+    handle = ffi.new("HCS_PROCESS *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc({"CommandLine": SLEEP_30, "CreateStdOutPipe": True}), op,
+                                        ffi.NULL, handle)) == S_OK
+        hr, pi = _raw_process_info(op)
+        assert hr == S_OK
+        assert handle_value(pi.StdInput) == INVALID_HANDLE_VALUE and handle_value(pi.StdError) == INVALID_HANDLE_VALUE
+        assert handle_value(pi.StdOutput) not in (0, INVALID_HANDLE_VALUE)
+        close_handle(pi.StdOutput)
+        assert u32(lib.HcsGetProcessInfo(handle[0], op)) == S_OK
+        hr, pi = _raw_process_info(op)
+        assert hr == S_OK and pi.ProcessId > 0
+        assert [handle_value(h) for h in (pi.StdInput, pi.StdError)] == [INVALID_HANDLE_VALUE] * 2
+        close_handle(pi.StdOutput)
+    assert process_call(lib.HcsTerminateProcess, handle[0])[0] == S_OK
+    lib.HcsCloseProcess(handle[0])
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc({"CommandLine": TRUE}), op, ffi.NULL, handle)) == S_OK
+        hr, pi = _raw_process_info(op)
+        assert hr == S_OK and [handle_value(h) for h in (pi.StdInput, pi.StdOutput, pi.StdError)] == \
+            [INVALID_HANDLE_VALUE] * 3
+    wait_process_exit(handle[0])
+    lib.HcsCloseProcess(handle[0])
+
+
+@pytest.mark.skipif(IS_WINDOWS, reason="a pty; on Windows EmulateConsole is a duplex pipe (README-windows.md)")
+def test_console_stderr_is_invalid_handle_value(system, fake) -> None:
+    """EmulateConsole merges stderr into the console: StdError is a stream that does not exist, so
+    INVALID_HANDLE_VALUE (hcsshim v2/utils.go)."""
+    handle = ffi.new("HCS_PROCESS *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc({"CommandLine": TRUE, "EmulateConsole": True,
+                                                     "CreateStdOutPipe": True, "CreateStdErrPipe": True}),
+                                        op, ffi.NULL, handle)) == S_OK
+        hr, pi = _raw_process_info(op)
+        assert hr == S_OK and handle_value(pi.StdError) == INVALID_HANDLE_VALUE
+        assert handle_value(pi.StdInput) == INVALID_HANDLE_VALUE  # stdin was not requested either
+        read_all(fd_of(pi.StdOutput))
+        close_handle(pi.StdOutput)
+    wait_process_exit(handle[0])
+    lib.HcsCloseProcess(handle[0])
+
+
+def test_process_information_pointer_is_optional(system, fake) -> None:
+    """HcsGetOperationResultAndProcessInfo.md / HcsWaitForOperationResultAndProcessInfo.md: processInformation is
+    _Out_opt_: NULL reads the result without taking std handles (the operation keeps its own; a later call with a
+    pointer still gets a fresh set). The operation-type check (E_INVALIDARG) still applies."""
+    handle = ffi.new("HCS_PROCESS *")
+    out = ffi.new("PWSTR *")
+    with operation() as op:
+        assert u32(lib.HcsCreateProcess(system, doc({"CommandLine": echo("x"), "CreateStdOutPipe": True}), op,
+                                        ffi.NULL, handle)) == S_OK
+        assert u32(lib.HcsWaitForOperationResultAndProcessInfo(op, INFINITE, ffi.NULL, out)) == S_OK
+        assert take_wide(out[0]) is None
+        assert u32(lib.HcsGetOperationResultAndProcessInfo(op, ffi.NULL, ffi.NULL)) == S_OK
+        assert u32(lib.HcsWaitForOperationResultAndProcessInfo(op, 0, ffi.NULL, ffi.NULL)) == S_OK
+        hr, info, _ = wait_process_info(op)
+        assert hr == S_OK and read_all(info["stdout"]).rstrip() == b"x"
+        close_info(info)
+        assert u32(lib.HcsEnumerateComputeSystems(ffi.NULL, op)) == S_OK
+        assert u32(lib.HcsWaitForOperationResultAndProcessInfo(op, INFINITE, ffi.NULL, ffi.NULL)) == E_INVALIDARG
+        assert u32(lib.HcsGetOperationResultAndProcessInfo(op, ffi.NULL, ffi.NULL)) == E_INVALIDARG
+        assert wait(op)[0] == S_OK
+    wait_process_exit(handle[0])
+    lib.HcsCloseProcess(handle[0])
+
+
+def test_modify_process_without_settings_fails_the_call(system, fake) -> None:
+    """settings is _In_ (HcsModifyProcess.md): NULL is the caller's error, reported by the call."""
+    proc, info = create_process(system, {"CommandLine": SLEEP_30})
+    with operation() as op:
+        assert u32(lib.HcsModifyProcess(proc, op, ffi.NULL)) == E_INVALIDARG
+        assert result(op)[0] == 0x80370115  # HCS_E_OPERATION_NOT_STARTED: nothing started
+    assert process_call(lib.HcsTerminateProcess, proc)[0] == S_OK
+    lib.HcsCloseProcess(proc)
+
+
+def test_process_info_after_exit_while_a_handle_is_open(system, fake) -> None:
+    """HcsGetProcessInfo.md: "the initial startup information of a process". choice (README): while a handle is
+    open the process stays known after it exits, so HcsGetProcessInfo still answers its pid and fresh duplicates of
+    its pipes (what it wrote is still there to read, then end-of-file) -- hcsshim's StdioLegacy may run after a
+    quick process has exited."""
+    proc, info = create_process(system, {"CommandLine": echo("late"), "CreateStdOutPipe": True})
+    close_info(info)  # the caller dropped its copies before reading
+    wait_process_exit(proc)
+    with operation() as op:
+        assert u32(lib.HcsGetProcessInfo(proc, op)) == S_OK
+        hr, again, _ = wait_process_info(op)
+        assert hr == S_OK and again["pid"] == info["pid"]
+        assert read_all(again["stdout"]).rstrip() == b"late"
+        close_info(again)
+    assert process_call(lib.HcsGetProcessProperties, proc)[0] == S_OK
+    lib.HcsCloseProcess(proc)
+
+
+def _settle(fake) -> None:
+    deadline = time.monotonic() + 10
+    while fake.counters()["RunningProcesses"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.wait_quiescent()
+
+
+def test_finished_processes_release_their_pipes(system, fake) -> None:
+    """HCS keeps its side of a process's pipes in the service and releases them with the process. The fake (in
+    the caller's process) keeps its ends too (README: "The fake keeps its own end of each pipe"); it must let
+    them go once the process has exited and no handle or operation refers to it, so a long-lived system runs any
+    number of processes with a flat descriptor count -- whether the handle closes after the exit or before."""
+    params = {"CommandLine": echo("x"), "CreateStdInPipe": True, "CreateStdOutPipe": True, "CreateStdErrPipe": True}
+
+    def close_after_exit() -> None:
+        proc, info = create_process(system, params)
+        read_all(info["stdout"])
+        wait_process_exit(proc)
+        close_info(info)
+        lib.HcsCloseProcess(proc)
+
+    def close_before_exit() -> None:
+        proc, info = create_process(system, dict(params, CommandLine=SLEEP_SHORT))
+        close_info(info)
+        lib.HcsCloseProcess(proc)
+
+    close_after_exit()
+    close_before_exit()
+    _settle(fake)
+    before = open_descriptor_count()
+    for _ in range(40):
+        close_after_exit()
+        close_before_exit()
+    _settle(fake)
+    # 40 x 2 processes with 3 pipes each: 240 descriptors if the fake kept its ends.
+    assert open_descriptor_count() - before <= 4, (before, open_descriptor_count())

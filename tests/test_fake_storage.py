@@ -7,7 +7,6 @@ computestorage/storage.go (LayerData); error codes are the fake's choices (tests
 
 from __future__ import annotations
 
-import json
 import os
 
 from tests.fakes.rawhcs import (
@@ -113,11 +112,7 @@ def test_state_files_and_vm_access(fake, tmp_path) -> None:
     assert u32(lib.HcsRevokeVmAccess(to_wide("vm1"), _w(gs))) == S_OK
     assert u32(lib.HcsGrantVmGroupAccess(_w(tmp_path / "missing"))) == E_FILE_NOT_FOUND
     assert u32(lib.HcsRevokeVmGroupAccess(_w(gs))) == S_OK
-    out = ffi.new("PCWSTR *")
-    assert u32(lib.HcsGetProcessorCompatibilityFromSavedState(_w(tmp_path / "vm.vmrs"), out)) == S_OK
-    assert json.loads(take_wide(ffi.cast("PWSTR", out[0]))) == {"ProcessorFeatures": []}
     assert u32(lib.HcsSubmitWerReport(doc({"SystemId": "x"}))) == S_OK
-    assert u32(lib.HcsModifyServiceSettings(doc({"PropertyType": "CpuGroup", "Settings": {}}), ffi.NULL)) == S_OK
 
 
 def test_storage_faults(fake, tmp_path) -> None:

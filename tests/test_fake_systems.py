@@ -53,39 +53,62 @@ def _create(system_id: str, document, op):
     return hr, handle[0]
 
 
-def test_invalid_json_fails_with_result_error(fake) -> None:
-    """HCSHResult.md HCS_E_INVALID_JSON; the operation carries a ResultError {Error, ErrorMessage} document."""
+def _create_fails_in_the_operation(document, system_id=None):
+    """HcsCreateComputeSystem.md "Operation Results": the call returns S_OK (and a handle, which names no system);
+    the operation fails with a ResultError. Returns (hr, ResultError)."""
+    system_id = system_id or unique_id()
     with operation() as op:
-        hr, handle = _create(unique_id(), '{"Container": {', op)
-        assert hr == HCS_E_INVALID_JSON and handle == ffi.NULL
-        hr, text = result(op)
-        assert hr == HCS_E_INVALID_JSON
-        err = json.loads(text)
-        assert err["Error"] & 0xFFFFFFFF == HCS_E_INVALID_JSON and err["ErrorMessage"]
+        hr, handle = _create(system_id, document, op)
+        assert hr == S_OK and handle != ffi.NULL
         hr, text = wait(op)
-        assert hr == HCS_E_INVALID_JSON and json.loads(text)["Error"] & 0xFFFFFFFF == HCS_E_INVALID_JSON
+        err = json.loads(text)
+        assert err["Error"] & 0xFFFFFFFF == hr and err["ErrorMessage"]
+        assert result(op) == (hr, text)
+        # The handle names no system: calls on it fail with HCS_E_SYSTEM_NOT_FOUND, in their operation.
+        assert system_call(lib.HcsTerminateComputeSystem, handle)[0] == HCS_E_SYSTEM_NOT_FOUND
+        lib.HcsCloseComputeSystem(handle)
+    return hr, err
+
+
+def test_invalid_json_fails_the_operation_with_result_error(fake) -> None:
+    """HCSHResult.md HCS_E_INVALID_JSON, reported as the operation's result with a ResultError {Error,
+    ErrorMessage} document (HcsCreateComputeSystem.md "Operation Results": "if something went wrong when creating
+    the compute system"; real HCS answers Tutorial.md's invalid configuration in the operation's ResultError,
+    MicrosoftDocs/Virtualization-Documentation issue #1702)."""
+    hr, _ = _create_fails_in_the_operation('{"Container": {')
+    assert hr == HCS_E_INVALID_JSON
 
 
 def test_document_without_container_or_vm_is_rejected(fake) -> None:
     """SchemaReference.md ComputeSystem: exactly one of Container, VirtualMachine, HostedSystem."""
-    with operation() as op:
-        hr, _ = _create(unique_id(), {"SchemaVersion": {"Major": 2, "Minor": 1}}, op)
-        assert hr == HCS_E_INVALID_JSON
-        assert "exactly one" in json.loads(result(op)[1])["ErrorMessage"]
-        hr, _ = _create(unique_id(), {"Container": {}, "VirtualMachine": {}}, op)
-        assert hr == HCS_E_INVALID_JSON
+    hr, err = _create_fails_in_the_operation({"SchemaVersion": {"Major": 2, "Minor": 1}})
+    assert hr == HCS_E_INVALID_JSON and "exactly one" in err["ErrorMessage"]
+    assert _create_fails_in_the_operation({"Container": {}, "VirtualMachine": {}})[0] == HCS_E_INVALID_JSON
 
 
-def test_duplicate_id_is_already_exists(fake) -> None:
-    """HCSHResult.md HCS_E_SYSTEM_ALREADY_EXISTS."""
+def test_duplicate_id_is_already_exists_in_the_operation(fake) -> None:
+    """HCSHResult.md HCS_E_SYSTEM_ALREADY_EXISTS, as the create operation's result; the existing system is
+    untouched."""
     system_id = unique_id()
     system = create_system(system_id, start=False)
-    with operation() as op:
-        hr, handle = _create(system_id, CONTAINER, op)
-        assert hr == HCS_E_SYSTEM_ALREADY_EXISTS and handle == ffi.NULL
-        assert json.loads(result(op)[1])["Error"] & 0xFFFFFFFF == HCS_E_SYSTEM_ALREADY_EXISTS
+    assert _create_fails_in_the_operation(CONTAINER, system_id)[0] == HCS_E_SYSTEM_ALREADY_EXISTS
+    assert properties(system)["State"] == "Created"
     terminate(system)
     lib.HcsCloseComputeSystem(system)
+
+
+def test_missing_required_create_arguments_fail_the_call(fake) -> None:
+    """id and configuration are _In_ (HcsCreateComputeSystem.md), securityDescriptor "must be NULL": the caller's
+    errors, reported by the call; nothing starts and no handle is returned."""
+    handle = ffi.new("HCS_SYSTEM *")
+    with operation() as op:
+        for args in ((to_wide(unique_id()), ffi.NULL, op, ffi.NULL, handle),
+                     (ffi.NULL, doc(CONTAINER), op, ffi.NULL, handle),
+                     (to_wide(""), doc(CONTAINER), op, ffi.NULL, handle),
+                     (to_wide(unique_id()), doc(CONTAINER), op, ffi.cast("SECURITY_DESCRIPTOR *", 0x1000), handle)):
+            assert u32(lib.HcsCreateComputeSystem(*args)) == E_INVALIDARG
+            assert handle[0] == ffi.NULL
+        assert result(op)[0] == 0x80370115  # HCS_E_OPERATION_NOT_STARTED
 
 
 def test_open_unknown_system_is_not_found(fake) -> None:
@@ -103,8 +126,9 @@ def test_open_unknown_system_is_not_found(fake) -> None:
 
 def test_state_machine(fake) -> None:
     """States Created/Running/Paused/Stopped; illegal transitions give HCS_E_INVALID_STATE (HCSHResult.md);
-    shutdown/terminate of a stopped system give HCS_E_SYSTEM_ALREADY_STOPPED synchronously (hcsshim
-    v2/system.go Shutdown/Terminate tolerate ErrVmcomputeAlreadyStopped from the call itself)."""
+    shutdown/terminate of a stopped system: the call returns S_OK and the *operation* fails with
+    HCS_E_SYSTEM_ALREADY_STOPPED (HcsShutDownComputeSystem.md "Operation Results": "duplicate shutdown or
+    terminate for same compute system"; hcsshim v2/system.go Shutdown/Terminate tolerate it either way)."""
     system = create_system(start=False)
     assert properties(system)["State"] == "Created"
     assert system_call(lib.HcsPauseComputeSystem, system)[0] == HCS_E_INVALID_STATE
@@ -122,10 +146,12 @@ def test_state_machine(fake) -> None:
     assert hr == S_OK
     props = properties(system)
     assert props["State"] == "Stopped" and props["Stopped"] is True and props["ExitType"] == "GracefulExit"
-    with operation() as op:
-        assert u32(lib.HcsShutDownComputeSystem(system, op, ffi.NULL)) == HCS_E_SYSTEM_ALREADY_STOPPED
-        assert result(op)[0] == HCS_E_SYSTEM_ALREADY_STOPPED
-        assert u32(lib.HcsTerminateComputeSystem(system, op, ffi.NULL)) == HCS_E_SYSTEM_ALREADY_STOPPED
+    for fn in (lib.HcsShutDownComputeSystem, lib.HcsTerminateComputeSystem):
+        with operation() as op:
+            assert u32(fn(system, op, ffi.NULL)) == S_OK
+            hr, text = wait(op)
+            assert hr == HCS_E_SYSTEM_ALREADY_STOPPED
+            assert json.loads(text)["Error"] & 0xFFFFFFFF == HCS_E_SYSTEM_ALREADY_STOPPED
     assert system_call(lib.HcsStartComputeSystem, system)[0] == HCS_E_INVALID_STATE  # ephemeral (Overview.md)
     lib.HcsCloseComputeSystem(system)
 
@@ -312,7 +338,8 @@ def test_async_create_fault_leaves_no_system(fake) -> None:
         hr, handle = _create(system_id, CONTAINER, op)
         assert hr == S_OK and handle != ffi.NULL
         assert wait(op)[0] == 0x80370108
-        assert u32(lib.HcsStartComputeSystem(handle, op, ffi.NULL)) == HCS_E_SYSTEM_NOT_FOUND
+        assert u32(lib.HcsStartComputeSystem(handle, op, ffi.NULL)) == S_OK
+        assert wait(op)[0] == HCS_E_SYSTEM_NOT_FOUND
     other = ffi.new("HCS_SYSTEM *")
     assert u32(lib.HcsOpenComputeSystem(to_wide(system_id), GENERIC_ALL, other)) == HCS_E_SYSTEM_NOT_FOUND
     lib.HcsCloseComputeSystem(handle)

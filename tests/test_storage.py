@@ -76,5 +76,17 @@ def test_state_files_and_access(tmp_path) -> None:
 
 
 def test_service_settings_and_wer(tmp_path) -> None:
-    service.modify_service_settings({"PropertyType": "CpuGroup", "Settings": {}})
+    """HcsModifyServiceSettings with a ModificationRequest (SchemaReference.md): a CPU group created through it shows
+    in the CpuGroup service property (hcsshim internal/cpugroup) until deleted; a malformed request is an error."""
+    group = "7f1c0c3e-1d2b-4c5a-9e8f-0a1b2c3d4e5f"
+    service.modify_service_settings({"PropertyType": "CpuGroup", "Settings": {
+        "Operation": "CreateGroup",
+        "OperationDetails": {"GroupId": group, "LogicalProcessorCount": 1, "LogicalProcessors": [0]}}})
+    groups = service.get_service_properties(["CpuGroup"])["Properties"][0]["CpuGroups"]
+    assert [g["GroupId"] for g in groups] == [group]
+    service.modify_service_settings({"PropertyType": "CpuGroup", "Settings": {
+        "Operation": "DeleteGroup", "OperationDetails": {"GroupId": group}}})
+    assert service.get_service_properties(["CpuGroup"])["Properties"] == [{"CpuGroups": []}]
+    with pytest.raises(pyhcs.HcsError):
+        service.modify_service_settings({"PropertyType": "CpuGroup", "Settings": {}})
     service.submit_wer_report({"SystemId": "x"})

@@ -91,12 +91,31 @@ typedef struct fault {
     uint32_t flags;
 } fault;
 
+/* Functions that have no way to report a failure (void, or a value that cannot mean failure):
+ * FakeHcsInjectFault refuses them. */
+static const char *const CANNOT_FAIL[] = {
+    "HcsCloseOperation", "HcsCloseComputeSystem", "HcsCloseProcess", "HcsGetOperationContext",
+    "HcsGetOperationType", NULL
+};
+
+/* The realistic minimum duration of operations (FakeHcsSetMinimumDuration), by default only for the calls whose
+ * handle is born by the call: HcsCreateComputeSystem* and HcsCreateProcess. Real HCS needs far longer to create
+ * a container or a virtual machine (silo or worker process, storage, network) or to start a process in one, and
+ * OperationCompletionSample.md relies on it: it registers the new system's event callback (with
+ * HcsEventOptionEnableOperationCallbacks) after HcsCreateComputeSystem returns and then waits for the create's
+ * completion through that callback -- which works only if the create is still running at registration. For the
+ * other calls the handle exists before the call, so a caller can always register first. */
+static const struct { const char *function; uint32_t ms; } MINIMUM_DEFAULTS[] = {
+    { "HcsCreateComputeSystem", FAKEHCS_DEFAULT_CREATE_SYSTEM_MS },
+    { "HcsCreateComputeSystemInNamespace", FAKEHCS_DEFAULT_CREATE_SYSTEM_MS },
+    { "HcsCreateProcess", FAKEHCS_DEFAULT_CREATE_PROCESS_MS },
+};
+
 static plat_mutex *ctl_lock;
 static fault faults[NFUNCTIONS];
 static uint32_t latency[NFUNCTIONS];
 static uint32_t latency_all;
-
-void control_init(void) { ctl_lock = plat_mutex_create(); }
+static uint32_t minimum[NFUNCTIONS];
 
 static int function_index(const char *name)
 {
@@ -104,6 +123,20 @@ static int function_index(const char *name)
     for (size_t i = 0; i < NFUNCTIONS; i++)
         if (strcmp(FUNCTIONS[i], name) == 0) return (int)i;
     return -1;
+}
+
+/* ctl_lock held. */
+static void minimum_defaults(void)
+{
+    memset(minimum, 0, sizeof minimum);
+    for (size_t i = 0; i < sizeof MINIMUM_DEFAULTS / sizeof MINIMUM_DEFAULTS[0]; i++)
+        minimum[function_index(MINIMUM_DEFAULTS[i].function)] = MINIMUM_DEFAULTS[i].ms;
+}
+
+void control_init(void)
+{
+    ctl_lock = plat_mutex_create();
+    minimum_defaults();
 }
 
 int fault_take(const char *function, int32_t *hr, int *sync)
@@ -119,6 +152,17 @@ int fault_take(const char *function, int32_t *hr, int *sync)
     }
     plat_mutex_unlock(ctl_lock);
     return hit;
+}
+
+uint32_t minimum_duration_for(const char *function)
+{
+    int i = function_index(function);
+    uint32_t ms;
+    if (i < 0) return 0;
+    plat_mutex_lock(ctl_lock);
+    ms = minimum[i];
+    plat_mutex_unlock(ctl_lock);
+    return ms;
 }
 
 uint32_t latency_for(const char *function)
@@ -137,6 +181,8 @@ FAKEHCS_API int FakeHcsInjectFault(const char *function, int32_t hr, uint32_t co
     fake_init();
     i = function_index(function);
     if (i < 0) return -1;
+    for (int k = 0; CANNOT_FAIL[k]; k++)
+        if (strcmp(CANNOT_FAIL[k], function) == 0) return -2;
     plat_mutex_lock(ctl_lock);
     faults[i].count = count;
     faults[i].hr = hr;
@@ -159,6 +205,24 @@ FAKEHCS_API int FakeHcsSetLatency(const char *function, uint32_t milliseconds)
     if (i < 0) return -1;
     plat_mutex_lock(ctl_lock);
     latency[i] = milliseconds;
+    plat_mutex_unlock(ctl_lock);
+    return 0;
+}
+
+FAKEHCS_API int FakeHcsSetMinimumDuration(const char *function, uint32_t milliseconds)
+{
+    int i;
+    fake_init();
+    if (function && strcmp(function, "*") == 0) {
+        plat_mutex_lock(ctl_lock);
+        for (size_t k = 0; k < NFUNCTIONS; k++) minimum[k] = milliseconds;
+        plat_mutex_unlock(ctl_lock);
+        return 0;
+    }
+    i = function_index(function);
+    if (i < 0) return -1;
+    plat_mutex_lock(ctl_lock);
+    minimum[i] = milliseconds;
     plat_mutex_unlock(ctl_lock);
     return 0;
 }
@@ -227,6 +291,7 @@ FAKEHCS_API void FakeHcsReset(void)
     memset(faults, 0, sizeof faults);
     memset(latency, 0, sizeof latency);
     latency_all = 0;
+    minimum_defaults();
     plat_mutex_unlock(ctl_lock);
     plat_mutex_lock(g_lock);
     /* Handles still open become unknown: closing them later is a harmless no-op. */

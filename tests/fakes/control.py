@@ -27,6 +27,7 @@ typedef struct FAKEHCS_COUNTERS {
 void FakeHcsReset(void);
 int FakeHcsInjectFault(const char *function, int32_t hr, uint32_t count, uint32_t flags);
 int FakeHcsSetLatency(const char *function, uint32_t milliseconds);
+int FakeHcsSetMinimumDuration(const char *function, uint32_t milliseconds);
 void FakeHcsSimulateServiceDisconnect(void);
 int FakeHcsSimulateUnexpectedExit(const char *systemId, int32_t status);
 void FakeHcsGetCounters(FAKEHCS_COUNTERS *counters);
@@ -61,15 +62,34 @@ class FakeHcs:
         self._lib.FakeHcsReset()
 
     def inject_fault(self, function: str, hresult: int, count: int = 1, *, sync: bool = False) -> None:
-        """The next *count* calls of *function* fail with *hresult*: synchronously (the call returns it, nothing
-        starts) when *sync*, else the call returns S_OK and its operation completes with *hresult*."""
+        """The next *count* calls of *function* fail with *hresult*.
+
+        A function that starts an operation: synchronously (the call returns *hresult*, nothing starts) when
+        *sync*, else the call returns S_OK and its operation completes with *hresult*. Any other function that
+        returns an HRESULT -- HcsWaitForOperationResult, HcsGetOperationResult and their *AndProcessInfo forms
+        included -- returns *hresult* and changes nothing (the operation keeps running; a later wait sees its real
+        result). HcsCreateOperation and HcsCreateOperationWithNotifications return NULL, their documented
+        allocation failure (HcsCreateOperation.md); HcsGetOperationId returns HCS_INVALID_OPERATION_ID and
+        HcsGetComputeSystemFromOperation / HcsGetProcessFromOperation return NULL (*hresult* is unused for those).
+        Raises ValueError for an unknown name and for functions that cannot report a failure (HcsClose*,
+        HcsGetOperationContext, HcsGetOperationType)."""
         rc = self._lib.FakeHcsInjectFault(function.encode(), _hr32(hresult), count, FAULT_SYNC if sync else FAULT_ASYNC)
+        if rc == -2:
+            raise ValueError(f"{function} has no way to report a failure; the fake cannot inject one")
         if rc != 0:
             raise ValueError(f"the fake HCS exports no function named {function!r}")
 
     def set_latency(self, function: str, ms: int) -> None:
         """Delay completion of *function*'s operations by *ms* ("*": every function; 0 clears)."""
         if self._lib.FakeHcsSetLatency(function.encode(), ms) != 0:
+            raise ValueError(f"the fake HCS exports no function named {function!r}")
+
+    def set_minimum_duration(self, function: str, ms: int) -> None:
+        """Operations of *function* complete no earlier than *ms* after the call ("*": every function; 0: as soon
+        as their work is done). On by default for the calls that create a handle -- HcsCreateComputeSystem(InNamespace)
+        100 ms, HcsCreateProcess 10 ms -- as real HCS takes at least that long, which OperationCompletionSample.md's
+        register-after-create pattern relies on; ``reset()`` restores the defaults."""
+        if self._lib.FakeHcsSetMinimumDuration(function.encode(), ms) != 0:
             raise ValueError(f"the fake HCS exports no function named {function!r}")
 
     def simulate_service_disconnect(self) -> None:

@@ -41,8 +41,21 @@ typedef struct eproc {
     plat_fd in, out, err, master;
     uint32_t exit_code;
     uint64_t create_ft;
+    /* References: each client handle (create/open), each client job in flight (engine_process_retain) and each
+     * engine call that waits with E released. At zero, an exited (or never started) process is forgotten and
+     * its pipe ends are closed: HCS keeps its side of the pipes in the service and releases them with the
+     * process, so a long-lived system runs any number of processes without accumulating descriptors. */
+    int refs;
     struct eproc *next;
 } eproc;
+
+/* A shared memory region of a virtual machine (SchemaReference.md SharedMemoryRegion / SharedMemoryRegionInfo). */
+typedef struct eregion {
+    char *name;
+    uint64_t offset, length, gpa;
+    int allow_guest_write, hidden;
+    struct eregion *next;
+} eregion;
 
 typedef struct esys {
     uint64_t uid;
@@ -58,6 +71,12 @@ typedef struct esys {
     int terminate_on_last_close;
     int crash_reporting;    /* VirtualMachine.Devices.GuestCrashReporting configured */
     char *crash_dump_file;  /* its WindowsCrashSettings.DumpFileName, or NULL */
+    /* What a VirtualMachine's property queries report (SchemaReference.md Properties: Memory,
+     * SharedMemoryRegionInfo, GuestConnectionInfo), from its document and later HcsModifyComputeSystem requests. */
+    uint64_t memory_mb;     /* ComputeTopology.Memory.SizeInMB */
+    uint32_t processors;    /* ComputeTopology.Processor.Count */
+    int guest_connection;   /* VirtualMachine.GuestConnection configured */
+    eregion *regions;       /* Devices.SharedMemory.Regions */
     uint64_t crashes;
     int modifications;
     int32_t exit_status;
@@ -220,6 +239,31 @@ static void free_proc(eproc *p)
     free(p);
 }
 
+/* An exited or never-started process nobody refers to any more is forgotten (E held). */
+static int proc_forgettable(const eproc *p)
+{
+    return p->refs <= 0 && (p->state == P_EXITED || p->state == P_FAILED || p->state == P_RESERVED);
+}
+
+static void forget_proc(esys *s, eproc *p)
+{
+    eproc **pp = &s->procs;
+    while (*pp && *pp != p) pp = &(*pp)->next;
+    if (*pp) *pp = p->next;
+    free_proc(p);
+}
+
+/* Drops one reference (E held); returns 1 when the process was forgotten. */
+static int proc_unref(esys *s, eproc *p)
+{
+    if (--p->refs < 0) p->refs = 0;
+    if (!s->dead && proc_forgettable(p)) {
+        forget_proc(s, p);
+        return 1;
+    }
+    return 0;
+}
+
 static void free_sys(esys *s)
 {
     eproc *p = s->procs;
@@ -233,6 +277,12 @@ static void free_sys(esys *s)
     free(s->owner);
     free(s->hosting_system_id);
     free(s->crash_dump_file);
+    while (s->regions) {
+        eregion *r = s->regions;
+        s->regions = r->next;
+        free(r->name);
+        free(r);
+    }
     free(s);
 }
 
@@ -292,13 +342,17 @@ static void on_reaped(int64_t pid, uint32_t code)
             break;
         }
     for (esys *s = systems; s; s = s->next)
-        for (eproc *p = s->procs; p; p = p->next)
+        for (eproc *p = s->procs, *next; p; p = next) {
+            next = p->next;
             if (p->pid == pid && (p->state == P_RUNNING || p->state == P_STARTING)) {
                 p->state = P_EXITED;
                 p->exit_code = code;
                 /* ProcessExited only once the OS process is reaped: its stdout/stderr writers are gone. */
                 if (!s->dead) queue_event(ENGINE_EVENT_PROCESS_EXITED, s->uid, p->uid, process_status_json(p));
+                /* Every handle was closed while it ran: nobody can ask about it any more. */
+                if (!s->dead && proc_forgettable(p)) forget_proc(s, p);
             }
+        }
     plat_cond_broadcast(C);
 }
 
@@ -387,6 +441,16 @@ static int wait_procs_gone(esys *s, uint32_t ms)
     return 1;
 }
 
+/* The crash parameters of HcsCrashComputeSystem's crash: the bug check code and its 4 values (CrashReport
+ * "CrashParameters", SchemaReference.md). choice: 0xE2 MANUALLY_INITIATED_CRASH -- a client-requested crash. */
+static void write_crash_parameters(json_writer *w)
+{
+    jw_arr_begin(w);
+    jw_uint(w, 0xE2);
+    for (int i = 0; i < 4; i++) jw_uint(w, 0);
+    jw_arr_end(w);
+}
+
 static char *exit_status_json(const esys *s)
 {
     json_writer w;
@@ -399,9 +463,13 @@ static char *exit_status_json(const esys *s)
     jw_key(&w, "Attribution");
     jw_arr_begin(&w);
     if (s->exit_detail && strcmp(s->exit_detail, "GuestCrash") == 0) {
+        /* AttributionRecord.GuestCrash is a GuestCrash {CrashParameters: "Crash parameters as reported by the
+         * guest"} (SchemaReference.md), the same values as the crash's CrashReport events. */
         jw_obj_begin(&w);
         jw_key(&w, "GuestCrash");
         jw_obj_begin(&w);
+        jw_key(&w, "CrashParameters");
+        write_crash_parameters(&w);
         jw_obj_end(&w);
         jw_obj_end(&w);
     } else if (s->exit_detail) {
@@ -440,10 +508,7 @@ static char *crash_report_json(const esys *s, int final)
     jw_key(&w, "ActivityId");
     jw_string(&w, activity);
     jw_key(&w, "CrashParameters");
-    jw_arr_begin(&w);
-    jw_uint(&w, 0xE2);
-    for (int i = 0; i < 4; i++) jw_uint(&w, 0);
-    jw_arr_end(&w);
+    write_crash_parameters(&w);
     if (final) {
         jw_key(&w, "Status");
         jw_int(&w, 0);
@@ -540,6 +605,191 @@ static int32_t check_options(const char *doc, const char *what, json_value **out
         }                                                                                                    \
     } while (0)
 
+/* ---------------------------------------------------------------- virtual machine resources */
+
+/* choice: SizeInMB / Count when the document leaves them out (SchemaReference.md gives no default). */
+#define DEFAULT_VM_MEMORY_MB 1024u
+#define DEFAULT_VM_PROCESSORS 1u
+/* choice: shared memory regions are mapped into guest physical address space from 64 GiB up, 2 MiB aligned. */
+#define REGION_GPA_BASE 0x1000000000ull
+#define REGION_GPA_ALIGN 0x200000ull
+
+static eregion *find_region(esys *s, const char *name, eregion ***link)
+{
+    eregion **pp = &s->regions;
+    for (; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->name, name) == 0) {
+            if (link) *link = pp;
+            return *pp;
+        }
+    return NULL;
+}
+
+/* A SharedMemoryRegion {SectionName, StartOffset, Length, AllowGuestWrite, HiddenFromGuest} (SchemaReference.md);
+ * add = 1: a new region (its name must be new), 0: replaces the region of that name. */
+static int32_t put_region(esys *s, const json_value *r, int add)
+{
+    const char *name = json_get_string(r, "SectionName");
+    int64_t offset = 0, length = 0;
+    eregion *e, *last;
+    uint64_t gpa = REGION_GPA_BASE;
+    if (!r || r->type != JSON_OBJECT || !name || !name[0])
+        return fail(HCS_E_INVALID_JSON, "A SharedMemoryRegion needs a SectionName");
+    if ((json_get(r, "StartOffset") && (!json_get_int(r, "StartOffset", &offset) || offset < 0)) ||
+        (json_get(r, "Length") && (!json_get_int(r, "Length", &length) || length < 0)))
+        return fail(HCS_E_INVALID_JSON, "SharedMemoryRegion.StartOffset and Length must be unsigned integers");
+    e = find_region(s, name, NULL);
+    if (add && e) return fail(FAKE_E_ALREADY_EXISTS, "The shared memory region '%s' already exists", name);
+    if (!add && !e) return fail(FAKE_E_NOT_FOUND, "No shared memory region '%s'", name);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e) abort();
+        e->name = xstrdup(name);
+        for (last = s->regions; last && last->next; last = last->next) {}
+        if (last) gpa = (last->gpa + last->length + REGION_GPA_ALIGN - 1) / REGION_GPA_ALIGN * REGION_GPA_ALIGN +
+                        REGION_GPA_ALIGN;
+        e->gpa = gpa;
+        if (last) last->next = e;
+        else s->regions = e;
+    }
+    e->offset = (uint64_t)offset;
+    e->length = (uint64_t)length;
+    e->allow_guest_write = json_get_bool(r, "AllowGuestWrite", 0);
+    e->hidden = json_get_bool(r, "HiddenFromGuest", 0);
+    return 0;
+}
+
+/* HcsModifyComputeSystem.md, "Remarks": the ResourcePaths of a virtual machine and the RequestTypes HCS accepts
+ * for each ("No Limit", "Only Update", ...). '%s' stands for an identifier, '%u' for an unsigned integer. Paths
+ * that are not in the table (hcsshim internal/hcs/resourcepaths uses more, e.g. ".../Processor/Limits",
+ * "Container/...") accept any RequestType. */
+enum { RT_ADD = 1, RT_REMOVE = 2, RT_UPDATE = 4, RT_ANY = 7 };
+static const struct { const char *pattern; int allowed; } MODIFY_TABLE[] = {
+    { "VirtualMachine/ComputeTopology/Processor/CpuGroup", RT_ANY },
+    { "VirtualMachine/ComputeTopology/Processor/IdledProcessors", RT_UPDATE },
+    { "VirtualMachine/ComputeTopology/Processor/CpuFrequencyPowerCap", RT_ANY },
+    { "VirtualMachine/Devices/FlexibleIov/%s", RT_ADD },
+    { "VirtualMachine/ComputeTopology/Gpu", RT_UPDATE },
+    { "VirtualMachine/Devices/MappedPipes/%s", RT_ADD | RT_REMOVE },
+    { "VirtualMachine/ComputeTopology/Memory/SizeInMB", RT_ANY },
+    { "VirtualMachine/Devices/NetworkAdapters/%s", RT_ANY },
+    { "VirtualMachine/Devices/Plan9/Shares", RT_ANY },
+    { "VirtualMachine/Devices/Scsi/%s/Attachments/%u", RT_ANY },
+    { "VirtualMachine/Devices/ComPorts/%u", RT_ANY },
+    { "VirtualMachine/Devices/SharedMemory/Regions", RT_ANY },
+    { "VirtualMachine/Devices/VirtualPMem/Devices/%u", RT_ADD | RT_REMOVE },
+    { "VirtualMachine/Devices/VirtualPMem/Devices/%u/Mappings/%u", RT_ADD | RT_REMOVE },
+    { "VirtualMachine/Devices/VirtualSmb/Shares", RT_ANY },
+    { "VirtualMachine/Devices/VirtualPci/%s", RT_ADD | RT_REMOVE },
+};
+
+/* Matches path against a MODIFY_TABLE pattern (segments separated by '/'); *number gets the last %u value.
+ * Returns 1 on a match, 0 when the path has another shape, -1 when it has this shape but a %u segment is not an
+ * unsigned integer. */
+static int match_resource(const char *pattern, const char *path, uint64_t *number)
+{
+    int bad = 0;
+    while (*pattern) {
+        if (pattern[0] == '%') {
+            const char *end = strchr(path, '/');
+            size_t n = end ? (size_t)(end - path) : strlen(path);
+            if (n == 0) return 0;
+            if (pattern[1] == 'u') {
+                uint64_t v = 0;
+                for (size_t i = 0; i < n; i++) {
+                    if (path[i] < '0' || path[i] > '9' || v > 0xFFFFFFFFull) { bad = 1; break; }
+                    v = v * 10 + (uint64_t)(path[i] - '0');
+                }
+                if (v > 0xFFFFFFFFull) bad = 1;
+                *number = v;
+            }
+            path += n;
+            pattern += 2;
+        } else {
+            /* ASCII case-insensitive, as json_get matches member names */
+            if (!*path || ((*pattern | 0x20) != (*path | 0x20))) return 0;
+            pattern++;
+            path++;
+        }
+    }
+    if (*path) return 0;
+    return bad ? -1 : 1;
+}
+
+/* Validates a ModifySettingRequest against the table and applies what the fake models (memory size, shared
+ * memory regions). E held. */
+static int32_t modify_system(esys *s, const json_value *req)
+{
+    static const char *const names[] = { "Add", "Remove", "Update" };
+    const char *path = json_get_string(req, "ResourcePath");
+    const char *rt = json_get_string(req, "RequestType");
+    const json_value *settings = json_get(req, "Settings");
+    int type = 0;
+    if (json_get(req, "RequestType") && !rt)
+        return fail(HCS_E_INVALID_JSON, "ModifySettingRequest.RequestType must be a string");
+    if (json_get(req, "ResourcePath") && !path)
+        return fail(HCS_E_INVALID_JSON, "ModifySettingRequest.ResourcePath must be a string");
+    /* HcsModifyComputeSystem.md: ModifySettingRequest {ResourcePath, RequestType, Settings, GuestRequest} */
+    if (!path && !json_get(req, "GuestRequest"))
+        return fail(FAKE_E_INVALIDARG, "The ModifySettingRequest needs a ResourcePath or a GuestRequest");
+    if (rt) {
+        for (int i = 0; i < 3; i++)
+            if (strcmp(rt, names[i]) == 0) type = 1 << i;
+        if (!type) return fail(FAKE_E_INVALIDARG, "ModifySettingRequest.RequestType must be Add, Remove or Update");
+    }
+    if (!path) return 0;
+    for (size_t i = 0; i < sizeof MODIFY_TABLE / sizeof MODIFY_TABLE[0]; i++) {
+        uint64_t number = 0;
+        int m = match_resource(MODIFY_TABLE[i].pattern, path, &number);
+        if (m == 0) continue;
+        if (m < 0) return fail(FAKE_E_INVALIDARG, "ResourcePath '%s': expected an unsigned integer (%s)", path,
+                               MODIFY_TABLE[i].pattern);
+        /* The table's limits (choice: a request without RequestType is not checked -- hcsshim sends memory
+         * updates without one -- and the table does not say what HCS assumes then). */
+        if (type && !(MODIFY_TABLE[i].allowed & type)) {
+            char allowed[40] = "";
+            for (int k = 0; k < 3; k++)
+                if (MODIFY_TABLE[i].allowed & (1 << k)) {
+                    if (allowed[0]) strcat(allowed, " or ");
+                    strcat(allowed, names[k]);
+                }
+            /* Not a malformed request but one the resource does not support: ERROR_NOT_SUPPORTED (hcsshim
+             * v2/errors.go IsNotSupported), naming what the resource accepts. */
+            return fail(FAKE_E_NOT_SUPPORTED, "RequestType %s is not supported for ResourcePath '%s' (only %s, "
+                        "HcsModifyComputeSystem.md)", rt, path, allowed);
+        }
+        if (strcmp(MODIFY_TABLE[i].pattern, "VirtualMachine/Devices/ComPorts/%u") == 0 && number > 1)
+            /* HcsModifyComputeSystem.md: the serial ID "is not larger than 1" */
+            return fail(FAKE_E_INVALIDARG, "ResourcePath '%s': a COM port number is 0 or 1", path);
+        if (strcmp(MODIFY_TABLE[i].pattern, "VirtualMachine/Devices/MappedPipes/%s") == 0 && settings &&
+            settings->type != JSON_NULL && !(settings->type == JSON_OBJECT && settings->count == 0))
+            return fail(HCS_E_INVALID_JSON, "ResourcePath '%s': Settings should be empty", path);
+        if (strcmp(MODIFY_TABLE[i].pattern, "VirtualMachine/ComputeTopology/Memory/SizeInMB") == 0) {
+            /* Settings: "UINT64, meaning new memory size in MB" */
+            if (!settings || settings->type != JSON_NUMBER || !settings->is_integer || settings->integer <= 0)
+                return fail(HCS_E_INVALID_JSON, "ResourcePath '%s': Settings must be the new size in MB", path);
+            s->memory_mb = (uint64_t)settings->integer;
+        }
+        if (strcmp(MODIFY_TABLE[i].pattern, "VirtualMachine/Devices/SharedMemory/Regions") == 0) {
+            /* Settings: a SharedMemoryRegion; Remove names it by SectionName. */
+            if (type == RT_REMOVE) {
+                const char *name = json_get_string(settings, "SectionName");
+                eregion **link, *r = name ? find_region(s, name, &link) : NULL;
+                if (!name) return fail(HCS_E_INVALID_JSON, "A SharedMemoryRegion needs a SectionName");
+                if (!r) return fail(FAKE_E_NOT_FOUND, "No shared memory region '%s'", name);
+                *link = r->next;
+                free(r->name);
+                free(r);
+            } else {
+                int32_t hr = put_region(s, settings, type != RT_UPDATE);
+                if (hr) return hr;
+            }
+        }
+        break;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- systems */
 
 int32_t engine_system_create(const char *ns, const char *id, const char *config, uint64_t *uid)
@@ -624,10 +874,29 @@ int32_t engine_system_create(const char *ns, const char *id, const char *config,
     s->handles = 1;
     s->terminate_on_last_close = json_get_bool(doc, "ShouldTerminateOnLastHandleClosed", 0);
     if (vm) {
-        const json_value *gcr = json_get(json_get(vm, "Devices"), "GuestCrashReporting");
+        const json_value *devices = json_get(vm, "Devices");
+        const json_value *gcr = json_get(devices, "GuestCrashReporting");
+        const json_value *topology = json_get(vm, "ComputeTopology");
+        const json_value *regions = json_get(json_get(devices, "SharedMemory"), "Regions");
+        int64_t v;
         if (gcr) {
             s->crash_reporting = 1;
             s->crash_dump_file = xstrdup(json_get_string(json_get(gcr, "WindowsCrashSettings"), "DumpFileName"));
+        }
+        s->memory_mb = json_get_int(json_get(topology, "Memory"), "SizeInMB", &v) && v > 0 ? (uint64_t)v
+                                                                                         : DEFAULT_VM_MEMORY_MB;
+        s->processors = json_get_int(json_get(topology, "Processor"), "Count", &v) && v > 0 && v <= 2048
+                            ? (uint32_t)v : DEFAULT_VM_PROCESSORS;
+        s->guest_connection = json_get(vm, "GuestConnection") != NULL &&
+                              json_get(vm, "GuestConnection")->type != JSON_NULL;
+        for (size_t i = 0; regions && regions->type == JSON_ARRAY && i < regions->count; i++) {
+            int32_t hr = put_region(s, regions->items[i], 1);
+            if (hr) {
+                free_sys(s);
+                plat_mutex_unlock(E);
+                json_free(doc);
+                return hr;
+            }
         }
     }
     s->create_ft = plat_filetime_now();
@@ -692,23 +961,6 @@ void engine_system_release(uint64_t uid)
         unpin(s);
     }
     plat_mutex_unlock(E);
-}
-
-int32_t engine_system_precheck(uint64_t uid, int action)
-{
-    esys *s;
-    int32_t hr = 0;
-    tls_error[0] = 0;
-    plat_mutex_lock(E);
-    CHECK_CONNECTED();
-    s = find_sys(uid);
-    if (!s) hr = fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
-    else if ((action == ENGINE_SYS_SHUTDOWN || action == ENGINE_SYS_TERMINATE) && s->state == S_STOPPED)
-        /* hcsshim internal/hcs/v2/system.go Shutdown/Terminate tolerate ErrVmcomputeAlreadyStopped returned by
-         * the call itself (submitOperation never waits): shutting down a stopped system fails synchronously. */
-        hr = fail(HCS_E_SYSTEM_ALREADY_STOPPED, "The compute system '%s' has already stopped", s->id);
-    plat_mutex_unlock(E);
-    return hr;
 }
 
 static int32_t invalid_state(esys *s, const char *what)
@@ -792,25 +1044,17 @@ int32_t engine_system_action(uint64_t uid, int action, const char *document)
         }
         stop_system(s, "UnexpectedExit", HCS_E_UNEXPECTED_EXIT, "GuestCrash", "GuestOS", 0);
         break;
-    case ENGINE_SYS_MODIFY: {
-        const char *rt;
-        if (!document || !document[0]) { hr = fail(FAKE_E_INVALIDARG, "The ModifySettingRequest must not be NULL"); break; }
+    case ENGINE_SYS_MODIFY:
+        if (!document || !document[0]) {
+            hr = fail(FAKE_E_INVALIDARG, "The ModifySettingRequest must not be empty");
+            break;
+        }
         hr = check_options(document, "The ModifySettingRequest", &opts);
         if (hr) break;
-        /* HcsModifyComputeSystem.md: ModifySettingRequest {ResourcePath, RequestType, Settings, GuestRequest} */
-        if (!json_get_string(opts, "ResourcePath") && !json_get(opts, "GuestRequest")) {
-            hr = fail(FAKE_E_INVALIDARG, "The ModifySettingRequest needs a ResourcePath or a GuestRequest");
-            break;
-        }
-        rt = json_get_string(opts, "RequestType");
-        if (rt && strcmp(rt, "Add") != 0 && strcmp(rt, "Remove") != 0 && strcmp(rt, "Update") != 0) {
-            hr = fail(FAKE_E_INVALIDARG, "ModifySettingRequest.RequestType must be Add, Remove or Update");
-            break;
-        }
         if (s->state == S_STOPPED || s->state == S_CREATING || s->stopping) { hr = invalid_state(s, "modify"); break; }
-        s->modifications++;
+        hr = modify_system(s, opts);
+        if (!hr) s->modifications++;
         break;
-    }
     default:
         hr = fail(FAKE_E_INVALIDARG, "unknown action");
     }
@@ -940,12 +1184,7 @@ static void write_basic_properties(json_writer *w, esys *s)
     }
 }
 
-/* Property types the fake can answer (SchemaReference.md System_PropertyType). */
-static int supported_property(const char *t)
-{
-    return strcmp(t, "ProcessList") == 0 || strcmp(t, "Statistics") == 0 || strcmp(t, "TerminateOnLastHandleClosed") == 0;
-}
-
+/* System_PropertyType (SchemaReference.md) and the hcsshim-only types (internal/hcs/schema2/property_type.go). */
 static int known_property(const char *t)
 {
     static const char *const known[] = { "Memory", "GuestMemory", "Statistics", "ProcessList",
@@ -957,10 +1196,124 @@ static int known_property(const char *t)
     return 0;
 }
 
+static int is_vm(const esys *s) { return strcmp(s->type, "VirtualMachine") == 0; }
+
+/* Whether s can answer property type t (E held): 0, or the HRESULT (with its message) that answers instead. */
+static int32_t property_support(const esys *s, const char *t)
+{
+    if (strcmp(t, "ProcessList") == 0 || strcmp(t, "Statistics") == 0 || strcmp(t, "TerminateOnLastHandleClosed") == 0)
+        return 0;
+    if (strcmp(t, "Memory") == 0 || strcmp(t, "SharedMemoryRegion") == 0 || strcmp(t, "GuestConnection") == 0) {
+        /* SchemaReference.md: Memory is MemoryInformationForVm ("memory information for virtual machine"),
+         * SharedMemoryRegionInfo describes regions of a VM's guest physical memory, GuestConnectionInfo comes from
+         * the guest compute service of a VM. choice: a container has none of them -> ERROR_NOT_SUPPORTED (hcsshim
+         * v2/errors.go IsNotSupported). */
+        if (!is_vm(s))
+            return fail(FAKE_E_NOT_SUPPORTED, "Property type '%s' describes a virtual machine; '%s' is a %s", t,
+                        s->id, s->type);
+        /* SchemaReference.md VirtualMachine.GuestConnection: "If specified, the virtual machine start will wait
+         * until a guest connection is established." choice: without one configured, or while the VM does not run,
+         * there is no connection to describe -> HCS_E_CONNECT_FAILED. */
+        if (strcmp(t, "GuestConnection") == 0 &&
+            (!s->guest_connection || (s->state != S_RUNNING && s->state != S_PAUSED)))
+            return fail(HCS_E_CONNECT_FAILED, "'%s' has no guest connection (%s)", s->id,
+                        s->guest_connection ? "it is not running" : "its document configures no GuestConnection");
+        return 0;
+    }
+    /* choice: types the fake cannot model fail with ERROR_NOT_SUPPORTED (hcsshim IsNotSupported); unknown ones
+     * with E_INVALIDARG. */
+    return known_property(t) ? fail(FAKE_E_NOT_SUPPORTED, "Unsupported property type '%s' (the fake answers "
+                                    "ProcessList, Statistics, TerminateOnLastHandleClosed, Memory, "
+                                    "SharedMemoryRegion, GuestConnection)", t)
+                             : fail(FAKE_E_INVALIDARG, "Unknown property type '%s'", t);
+}
+
+/* The Properties member that carries property type t (SchemaReference.md Properties). */
+static const char *property_key(const char *t)
+{
+    if (strcmp(t, "SharedMemoryRegion") == 0) return "SharedMemoryRegionInfo";
+    if (strcmp(t, "GuestConnection") == 0) return "GuestConnectionInfo";
+    return t;
+}
+
+/* MemoryInformationForVm {VirtualNodeCount, VirtualMachineMemory: VmMemory, VirtualNodes: [VirtualNodeInfo]}
+ * (SchemaReference.md). AssignedMemory counts 4 KiB pages (hcsshim internal/uvm/stats.go: "AssignedMemory returns
+ * the number of 4KB pages"). choice: one virtual NUMA node; the whole SizeInMB is assigned while the VM runs or is
+ * paused (none before start or after stop) and reported available (the fake's guest uses none); no dynamic
+ * memory (BalancingEnabled false). */
+static void write_memory(json_writer *w, const esys *s)
+{
+    uint64_t pages = s->state == S_RUNNING || s->state == S_PAUSED ? s->memory_mb * 256u : 0;
+    jw_obj_begin(w);
+    jw_key(w, "VirtualNodeCount");
+    jw_uint(w, 1);
+    jw_key(w, "VirtualMachineMemory");
+    jw_obj_begin(w);
+    jw_key(w, "AvailableMemory");
+    jw_int(w, pages ? (int64_t)(s->memory_mb > 0x7FFFFFFF ? 0x7FFFFFFF : s->memory_mb) : 0);
+    jw_key(w, "AvailableMemoryBuffer");
+    jw_int(w, 0);
+    jw_key(w, "ReservedMemory");
+    jw_uint(w, 0);
+    jw_key(w, "AssignedMemory");
+    jw_uint(w, pages);
+    jw_key(w, "SlpActive");
+    jw_bool(w, 0);
+    jw_key(w, "BalancingEnabled");
+    jw_bool(w, 0);
+    jw_key(w, "DmOperationInProgress");
+    jw_bool(w, 0);
+    jw_obj_end(w);
+    jw_key(w, "VirtualNodes");
+    jw_arr_begin(w);
+    jw_obj_begin(w);
+    jw_key(w, "VirtualNodeIndex");
+    jw_uint(w, 0);
+    jw_key(w, "PhysicalNodeNumber");
+    jw_uint(w, 0);
+    jw_key(w, "VirtualProcessorCount");
+    jw_uint(w, s->processors);
+    jw_key(w, "MemoryUsageInPages");
+    jw_uint(w, pages);
+    jw_obj_end(w);
+    jw_arr_end(w);
+    jw_obj_end(w);
+}
+
+/* [SharedMemoryRegionInfo {SectionName, GuestPhysicalAddress}] (SchemaReference.md). */
+static void write_regions(json_writer *w, const esys *s)
+{
+    jw_arr_begin(w);
+    for (const eregion *r = s->regions; r; r = r->next) {
+        jw_obj_begin(w);
+        jw_key(w, "SectionName");
+        jw_string(w, r->name);
+        jw_key(w, "GuestPhysicalAddress");
+        jw_uint(w, r->gpa);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+}
+
+/* GuestConnectionInfo {SupportedSchemaVersions, ProtocolVersion, GuestDefinedCapabilities} (SchemaReference.md).
+ * choice: the guest supports the schema versions the service does; protocol version 4 (hcsshim
+ * internal/gcs/guestconnection.go protocolVersion); the capabilities of hcsshim schema1.GuestDefinedCapabilities,
+ * all supported. */
+static void write_guest_connection(json_writer *w)
+{
+    jw_raw(w, "{\"SupportedSchemaVersions\":[{\"Major\":2,\"Minor\":6}],\"ProtocolVersion\":4,"
+              "\"GuestDefinedCapabilities\":{\"NamespaceAddRequestSupported\":true,\"SignalProcessSupported\":true,"
+              "\"DumpStacksSupported\":true,\"DeleteContainerStateSupported\":true,"
+              "\"UpdateContainerSupported\":true}}");
+}
+
 static void write_property(json_writer *w, esys *s, const char *t)
 {
     if (strcmp(t, "ProcessList") == 0) write_process_list(w, s);
     else if (strcmp(t, "Statistics") == 0) write_statistics(w, s);
+    else if (strcmp(t, "Memory") == 0) write_memory(w, s);
+    else if (strcmp(t, "SharedMemoryRegion") == 0) write_regions(w, s);
+    else if (strcmp(t, "GuestConnection") == 0) write_guest_connection(w);
     else jw_bool(w, s->terminate_on_last_close);
 }
 
@@ -992,24 +1345,11 @@ int32_t engine_system_properties(uint64_t uid, const char *query, char **result)
         json_free(q);
         return fail(HCS_E_INVALID_JSON, "System_PropertyQuery.PropertyTypes must be an array of strings");
     }
-    if (types && types->type == JSON_ARRAY) {
-        for (size_t i = 0; i < types->count; i++) {
-            const json_value *t = types->items[i];
-            if (t->type != JSON_STRING) {
-                json_free(q);
-                return fail(HCS_E_INVALID_JSON, "System_PropertyQuery.PropertyTypes must be an array of strings");
-            }
-            if (!supported_property(t->string)) {
-                int known = known_property(t->string);
-                /* choice: types the fake cannot model fail with ERROR_NOT_SUPPORTED (hcsshim IsNotSupported). */
-                hr = fail(known ? FAKE_E_NOT_SUPPORTED : FAKE_E_INVALIDARG,
-                          "%s property type '%s' (the fake supports ProcessList, Statistics, "
-                          "TerminateOnLastHandleClosed)", known ? "Unsupported" : "Unknown", t->string);
-                json_free(q);
-                return hr;
-            }
+    for (size_t i = 0; types && types->type == JSON_ARRAY && i < types->count; i++)
+        if (types->items[i]->type != JSON_STRING) {
+            json_free(q);
+            return fail(HCS_E_INVALID_JSON, "System_PropertyQuery.PropertyTypes must be an array of strings");
         }
-    }
     plat_mutex_lock(E);
     if (disconnected) {
         plat_mutex_unlock(E);
@@ -1022,34 +1362,44 @@ int32_t engine_system_properties(uint64_t uid, const char *query, char **result)
         json_free(q);
         return fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
     }
+    /* PropertyTypes: one type this system cannot answer fails the whole query (its HRESULT and message). */
+    for (size_t i = 0; types && types->type == JSON_ARRAY && i < types->count; i++) {
+        hr = property_support(s, types->items[i]->string);
+        if (hr) {
+            plat_mutex_unlock(E);
+            json_free(q);
+            return hr;
+        }
+    }
     jw_init(&w);
     jw_obj_begin(&w);
     write_basic_properties(&w, s);
     if (types && types->type == JSON_ARRAY)
         for (size_t i = 0; i < types->count; i++) {
-            jw_key(&w, types->items[i]->string);
+            jw_key(&w, property_key(types->items[i]->string));
             write_property(&w, s, types->items[i]->string);
         }
     if (queries && queries->type == JSON_OBJECT) {
-        /* SchemaReference.md (2.5): Queries{type: query} answered in PropertyResponses{type: {Error, Response}} */
+        /* SchemaReference.md (2.5): Queries{type: query} answered in PropertyResponses{type: {Error, Response}}:
+         * each type on its own. */
         jw_key(&w, "PropertyResponses");
         jw_obj_begin(&w);
         for (size_t i = 0; i < queries->count; i++) {
             const char *t = queries->keys[i];
+            int32_t support = property_support(s, t);
             jw_key(&w, t);
             jw_obj_begin(&w);
-            if (supported_property(t)) {
+            if (!support) {
                 jw_key(&w, "Response");
                 write_property(&w, s, t);
             } else {
-                char msg[160];
-                snprintf(msg, sizeof msg, "Unsupported property type '%s'", t);
                 jw_key(&w, "Error");
-                write_result_error(&w, FAKE_E_NOT_SUPPORTED, msg);
+                write_result_error(&w, support, engine_last_error());
             }
             jw_obj_end(&w);
         }
         jw_obj_end(&w);
+        tls_error[0] = 0;
     }
     jw_obj_end(&w);
     plat_mutex_unlock(E);
@@ -1230,6 +1580,7 @@ int32_t engine_process_create(uint64_t sys_uid, const char *parameters, uint64_t
     p = calloc(1, sizeof *p);
     if (!p) abort();
     p->state = P_RESERVED;
+    p->refs = 1;   /* the creator's handle */
     p->in = p->out = p->err = p->master = PLAT_NO_FD;
     if (cmd && app) {
         /* ApplicationName is the program, CommandLine its full command line (CreateProcess semantics): the
@@ -1337,9 +1688,11 @@ int32_t engine_process_start(uint64_t puid, engine_stdio *io)
     spec.cols = p->cols;
     p->state = P_STARTING;
     s->pins++;
+    p->refs++;
     plat_mutex_unlock(E);
     rc = plat_spawn(&spec, &child);
     plat_mutex_lock(E);
+    p->refs--;   /* the caller's job still holds its own reference */
     if (rc) {
         int32_t hr;
         p->state = P_FAILED;
@@ -1383,6 +1736,27 @@ void engine_process_abandon(uint64_t puid)
     plat_mutex_unlock(E);
 }
 
+int32_t engine_process_retain(uint64_t puid)
+{
+    esys *s;
+    eproc *p;
+    plat_mutex_lock(E);
+    p = find_proc(puid, &s);
+    if (p) p->refs++;
+    plat_mutex_unlock(E);
+    return p ? 0 : FAKE_E_NOT_FOUND;
+}
+
+void engine_process_release(uint64_t puid)
+{
+    esys *s;
+    eproc *p;
+    plat_mutex_lock(E);
+    p = find_proc(puid, &s);
+    if (p) proc_unref(s, p);
+    plat_mutex_unlock(E);
+}
+
 int32_t engine_process_open(uint64_t sys_uid, uint32_t pid, uint64_t *puid)
 {
     esys *s;
@@ -1396,6 +1770,7 @@ int32_t engine_process_open(uint64_t sys_uid, uint32_t pid, uint64_t *puid)
     }
     for (eproc *p = s->procs; p; p = p->next)
         if (p->state == P_RUNNING && (uint32_t)p->pid == pid) {
+            p->refs++;   /* the new handle */
             *puid = p->uid;
             plat_mutex_unlock(E);
             return 0;
@@ -1517,7 +1892,9 @@ int32_t engine_process_terminate(uint64_t puid, const char *options)
         plat_cond_broadcast(C);   /* the reaper polls sooner */
         /* choice: the operation completes once the process is gone (reaped). */
         s->pins++;
+        p->refs++;
         while (p->state != P_EXITED && !s->dead && plat_monotonic_ms() < deadline) plat_cond_wait(C, E, 50);
+        proc_unref(s, p);
         unpin(s);
     }
     plat_mutex_unlock(E);
@@ -1628,6 +2005,7 @@ int32_t engine_process_wait_exit(uint64_t puid, uint32_t timeout_ms, char **resu
         return fail(FAKE_E_NOT_FOUND, "The process no longer exists");
     }
     s->pins++;
+    p->refs++;   /* another thread may close the last handle while we wait */
     for (;;) {
         uint64_t now;
         if (p->state == P_EXITED) {
@@ -1644,6 +2022,7 @@ int32_t engine_process_wait_exit(uint64_t puid, uint32_t timeout_ms, char **resu
         }
         plat_cond_wait(C, E, timeout_ms == PLAT_INFINITE ? PLAT_INFINITE : (uint32_t)(deadline - now));
     }
+    proc_unref(s, p);
     unpin(s);
     plat_mutex_unlock(E);
     return hr;
@@ -1677,6 +2056,396 @@ uint32_t engine_process_pid(uint64_t puid)
 
 /* ---------------------------------------------------------------- service */
 
+/* Host-wide state HcsModifyServiceSettings changes and HcsGetServiceProperties reports (E held): CPU groups
+ * (HostProcessorModificationRequest) and Container Credential Guard instances. Like vmcompute's, it lives until the
+ * service goes (FakeHcsReset): hcsshim internal/credentials: instances "persist unless vmcompute.exe exits or they
+ * are removed". */
+#define MAX_GROUP_PROPERTIES 16
+
+typedef struct ecpugroup {
+    char *id;
+    uint32_t *lps;
+    size_t nlps;
+    uint64_t hv_id;
+    size_t nprops;
+    uint32_t codes[MAX_GROUP_PROPERTIES];
+    uint64_t values[MAX_GROUP_PROPERTIES];
+    struct ecpugroup *next;
+} ecpugroup;
+
+typedef struct eccg {
+    char *id, *spec, *transport;
+    uint64_t serial;
+    struct eccg *next;
+} eccg;
+
+static ecpugroup *cpugroups;
+static eccg *ccgs;
+static uint64_t next_hv_group = 1, next_ccg = 1;
+
+static void service_reset(void)
+{
+    while (cpugroups) {
+        ecpugroup *g = cpugroups;
+        cpugroups = g->next;
+        free(g->id);
+        free(g->lps);
+        free(g);
+    }
+    while (ccgs) {
+        eccg *c = ccgs;
+        ccgs = c->next;
+        free(c->id);
+        free(c->spec);
+        free(c->transport);
+        free(c);
+    }
+}
+
+static int ascii_ieq(const char *a, const char *b)
+{
+    while (*a && *b && ((*a | 0x20) == (*b | 0x20))) { a++; b++; }
+    return !*a && !*b;
+}
+
+/* SchemaReference.md "Guid": 8-4-4-4-12 hexadecimal digits. */
+static int is_guid(const char *g)
+{
+    static const int groups[] = { 8, 4, 4, 4, 12 };
+    if (!g) return 0;
+    for (int i = 0; i < 5; i++) {
+        for (int k = 0; k < groups[i]; k++, g++)
+            if (!((*g >= '0' && *g <= '9') || ((*g | 0x20) >= 'a' && (*g | 0x20) <= 'f'))) return 0;
+        if (i < 4 && *g++ != '-') return 0;
+    }
+    return *g == 0;
+}
+
+static ecpugroup *find_cpugroup(const char *id, ecpugroup ***link)
+{
+    ecpugroup **pp = &cpugroups;
+    for (; *pp; pp = &(*pp)->next)
+        if (ascii_ieq((*pp)->id, id)) {
+            if (link) *link = pp;
+            return *pp;
+        }
+    return NULL;
+}
+
+static eccg *find_ccg(const char *id, eccg ***link)
+{
+    eccg **pp = &ccgs;
+    for (; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->id, id) == 0) {
+            if (link) *link = pp;
+            return *pp;
+        }
+    return NULL;
+}
+
+/* HostProcessorModificationRequest {Operation: CreateGroup | DeleteGroup | SetProperty, OperationDetails}
+ * (SchemaReference.md; hcsshim internal/cpugroup). Group ids compare case-insensitively (hcsshim
+ * GetCPUGroupConfig uses EqualFold). choice: errors -- a malformed request HCS_E_INVALID_JSON, a logical processor
+ * the host does not have E_INVALIDARG, an existing group ERROR_ALREADY_EXISTS, an unknown one ERROR_NOT_FOUND. */
+static int32_t modify_cpugroups(const json_value *settings)
+{
+    const char *op = json_get_string(settings, "Operation");
+    const json_value *d = json_get(settings, "OperationDetails");
+    const char *id = json_get_string(d, "GroupId");
+    ecpugroup *g, **link = NULL;
+    if (!op || !d || d->type != JSON_OBJECT)
+        return fail(HCS_E_INVALID_JSON, "A HostProcessorModificationRequest needs an Operation and OperationDetails");
+    if (strcmp(op, "CreateGroup") != 0 && strcmp(op, "DeleteGroup") != 0 && strcmp(op, "SetProperty") != 0)
+        return fail(HCS_E_INVALID_JSON, "HostProcessorModificationRequest.Operation must be CreateGroup, DeleteGroup "
+                                        "or SetProperty");
+    if (!is_guid(id)) return fail(HCS_E_INVALID_JSON, "OperationDetails.GroupId must be a GUID");
+    g = find_cpugroup(id, &link);
+    if (strcmp(op, "CreateGroup") == 0) {
+        /* CreateGroupOperation {GroupId, LogicalProcessorCount, LogicalProcessors} */
+        const json_value *lps = json_get(d, "LogicalProcessors");
+        int64_t count = -1;
+        uint32_t host = plat_cpu_count();
+        if (!lps || lps->type != JSON_ARRAY)
+            return fail(HCS_E_INVALID_JSON, "CreateGroupOperation.LogicalProcessors must be an array of integers");
+        if (json_get(d, "LogicalProcessorCount") &&
+            (!json_get_int(d, "LogicalProcessorCount", &count) || count != (int64_t)lps->count))
+            return fail(FAKE_E_INVALIDARG, "CreateGroupOperation.LogicalProcessorCount must be the number of "
+                                           "LogicalProcessors");
+        for (size_t i = 0; i < lps->count; i++) {
+            const json_value *v = lps->items[i];
+            if (v->type != JSON_NUMBER || !v->is_integer || v->integer < 0)
+                return fail(HCS_E_INVALID_JSON, "CreateGroupOperation.LogicalProcessors must be unsigned integers");
+            if (v->integer >= (int64_t)host)
+                return fail(FAKE_E_INVALIDARG, "The host has no logical processor %lld (it has %u)",
+                            (long long)v->integer, host);
+            for (size_t k = 0; k < i; k++)
+                if (lps->items[k]->integer == v->integer)
+                    return fail(FAKE_E_INVALIDARG, "Logical processor %lld is listed twice", (long long)v->integer);
+        }
+        if (g) return fail(FAKE_E_ALREADY_EXISTS, "The CPU group %s already exists", id);
+        g = calloc(1, sizeof *g);
+        if (!g) abort();
+        g->id = xstrdup(id);
+        g->nlps = lps->count;
+        g->lps = calloc(lps->count ? lps->count : 1, sizeof *g->lps);
+        if (!g->lps) abort();
+        for (size_t i = 0; i < lps->count; i++) g->lps[i] = (uint32_t)lps->items[i]->integer;
+        g->hv_id = next_hv_group++;
+        g->next = cpugroups;
+        cpugroups = g;
+        return 0;
+    }
+    if (!g) return fail(FAKE_E_NOT_FOUND, "No CPU group %s exists", id);
+    if (strcmp(op, "DeleteGroup") == 0) {
+        *link = g->next;
+        free(g->id);
+        free(g->lps);
+        free(g);
+        return 0;
+    }
+    {
+        /* SetProperty: SetPropertyOperation {GroupId, PropertyCode, PropertyValue}: one value per code. */
+        int64_t code, value;
+        size_t i;
+        if (!json_get_int(d, "PropertyCode", &code) || code < 0 || code > 0xFFFFFFFFll ||
+            !json_get_int(d, "PropertyValue", &value) || value < 0)
+            return fail(HCS_E_INVALID_JSON, "SetPropertyOperation needs an integer PropertyCode and PropertyValue");
+        for (i = 0; i < g->nprops && g->codes[i] != (uint32_t)code; i++) {}
+        if (i == MAX_GROUP_PROPERTIES) return fail(FAKE_E_INVALIDARG, "Too many properties on the CPU group %s", id);
+        if (i == g->nprops) g->nprops++;
+        g->codes[i] = (uint32_t)code;
+        g->values[i] = (uint64_t)value;
+    }
+    return 0;
+}
+
+/* ContainerCredentialGuardOperationRequest {Operation: AddInstance | RemoveInstance, OperationDetails}
+ * (SchemaReference.md; hcsshim internal/credentials: add, then find the instance by Id in the
+ * ContainerCredentialGuard service property, remove when the container goes). */
+static int32_t modify_ccg(const json_value *settings)
+{
+    const char *op = json_get_string(settings, "Operation");
+    const json_value *d = json_get(settings, "OperationDetails");
+    const char *id = json_get_string(d, "Id");
+    eccg *c, **link = NULL;
+    if (!op || !d || d->type != JSON_OBJECT)
+        return fail(HCS_E_INVALID_JSON, "A ContainerCredentialGuardOperationRequest needs an Operation and "
+                                        "OperationDetails");
+    if (strcmp(op, "AddInstance") != 0 && strcmp(op, "RemoveInstance") != 0)
+        return fail(HCS_E_INVALID_JSON, "ContainerCredentialGuardOperationRequest.Operation must be AddInstance or "
+                                        "RemoveInstance");
+    if (!id || !id[0]) return fail(HCS_E_INVALID_JSON, "OperationDetails.Id must be a non-empty string");
+    c = find_ccg(id, &link);
+    if (strcmp(op, "AddInstance") == 0) {
+        /* ContainerCredentialGuardAddInstanceRequest {Id, CredentialSpec, Transport: LRPC | HvSocket} */
+        const char *spec = json_get_string(d, "CredentialSpec");
+        const char *transport = json_get_string(d, "Transport");
+        if (!spec) return fail(HCS_E_INVALID_JSON, "ContainerCredentialGuardAddInstanceRequest needs a CredentialSpec");
+        if (!transport || (strcmp(transport, "LRPC") != 0 && strcmp(transport, "HvSocket") != 0))
+            return fail(HCS_E_INVALID_JSON, "ContainerCredentialGuardAddInstanceRequest.Transport must be LRPC or "
+                                            "HvSocket");
+        if (c) return fail(FAKE_E_ALREADY_EXISTS, "A Container Credential Guard instance '%s' already exists", id);
+        c = calloc(1, sizeof *c);
+        if (!c) abort();
+        c->id = xstrdup(id);
+        c->spec = xstrdup(spec);
+        c->transport = xstrdup(transport);
+        c->serial = next_ccg++;
+        c->next = NULL;
+        {
+            eccg **tail = &ccgs;
+            while (*tail) tail = &(*tail)->next;
+            *tail = c;
+        }
+        return 0;
+    }
+    /* RemoveInstance: ContainerCredentialGuardRemoveInstanceRequest {Id} */
+    if (!c) return fail(FAKE_E_NOT_FOUND, "No Container Credential Guard instance '%s' exists", id);
+    *link = c->next;
+    free(c->id);
+    free(c->spec);
+    free(c->transport);
+    free(c);
+    return 0;
+}
+
+int32_t engine_service_modify(const char *settings, char **result)
+{
+    json_value *req = NULL;
+    const char *type;
+    const json_value *inner;
+    int32_t hr;
+    tls_error[0] = 0;
+    *result = NULL;
+    if (!settings) return fail(FAKE_E_INVALIDARG, "HcsModifyServiceSettings needs a ModificationRequest");
+    hr = check_options(settings, "The ModificationRequest", &req);
+    if (!hr && !req) hr = fail(HCS_E_INVALID_JSON, "The ModificationRequest must be a JSON object");
+    if (hr) goto out;
+    /* ModificationRequest {PropertyType: ModifyPropertyType, Settings} (SchemaReference.md; "we support modification
+     * of a single property type in a call"). */
+    type = json_get_string(req, "PropertyType");
+    inner = json_get(req, "Settings");
+    if (!type || (strcmp(type, "CpuGroup") != 0 && strcmp(type, "ContainerCredentialGuard") != 0)) {
+        hr = fail(FAKE_E_INVALIDARG, "ModificationRequest.PropertyType must be CpuGroup or ContainerCredentialGuard");
+        goto out;
+    }
+    if (!inner || inner->type != JSON_OBJECT) {
+        hr = fail(HCS_E_INVALID_JSON, "ModificationRequest.Settings must be a JSON object");
+        goto out;
+    }
+    plat_mutex_lock(E);
+    if (disconnected) hr = fail(HCS_E_SERVICE_DISCONNECT, "The connection with the compute service was lost");
+    else hr = strcmp(type, "CpuGroup") == 0 ? modify_cpugroups(inner) : modify_ccg(inner);
+    plat_mutex_unlock(E);
+out:
+    json_free(req);
+    return hr;
+}
+
+/* CpuGroupConfigurations {CpuGroups: [CpuGroupConfig {GroupId, Affinity {LogicalProcessorCount,
+ * LogicalProcessors}, GroupProperties [{PropertyCode, PropertyValue}], HypervisorGroupId}]} (E held). */
+static void write_cpugroups(json_writer *w)
+{
+    jw_obj_begin(w);
+    jw_key(w, "CpuGroups");
+    jw_arr_begin(w);
+    for (const ecpugroup *g = cpugroups; g; g = g->next) {
+        jw_obj_begin(w);
+        jw_key(w, "GroupId");
+        jw_string(w, g->id);
+        jw_key(w, "Affinity");
+        jw_obj_begin(w);
+        jw_key(w, "LogicalProcessorCount");
+        jw_uint(w, g->nlps);
+        jw_key(w, "LogicalProcessors");
+        jw_arr_begin(w);
+        for (size_t i = 0; i < g->nlps; i++) jw_uint(w, g->lps[i]);
+        jw_arr_end(w);
+        jw_obj_end(w);
+        jw_key(w, "GroupProperties");
+        jw_arr_begin(w);
+        for (size_t i = 0; i < g->nprops; i++) {
+            jw_obj_begin(w);
+            jw_key(w, "PropertyCode");
+            jw_uint(w, g->codes[i]);
+            jw_key(w, "PropertyValue");
+            jw_uint(w, g->values[i]);
+            jw_obj_end(w);
+        }
+        jw_arr_end(w);
+        jw_key(w, "HypervisorGroupId");
+        jw_uint(w, g->hv_id);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+    jw_obj_end(w);
+}
+
+/* ProcessorTopology {LogicalProcessorCount, LogicalProcessors: [LogicalProcessor {LpIndex, NodeNumber, PackageId,
+ * CoreId, RootVpIndex}]} (SchemaReference.md) of the host the fake runs on. choice: one NUMA node and package, one
+ * core per logical processor, RootVpIndex = LpIndex (the root partition has a VP per LP). */
+static void write_processor_topology(json_writer *w)
+{
+    uint32_t n = plat_cpu_count();
+    jw_obj_begin(w);
+    jw_key(w, "LogicalProcessorCount");
+    jw_uint(w, n);
+    jw_key(w, "LogicalProcessors");
+    jw_arr_begin(w);
+    for (uint32_t i = 0; i < n; i++) {
+        jw_obj_begin(w);
+        jw_key(w, "LpIndex");
+        jw_uint(w, i);
+        jw_key(w, "NodeNumber");
+        jw_uint(w, 0);
+        jw_key(w, "PackageId");
+        jw_uint(w, 0);
+        jw_key(w, "CoreId");
+        jw_uint(w, i);
+        jw_key(w, "RootVpIndex");
+        jw_int(w, i);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+    jw_obj_end(w);
+}
+
+/* ContainerCredentialGuardSystemInfo {Instances: [ContainerCredentialGuardInstance {Id, CredentialGuard
+ * {Cookie, RpcEndpoint, Transport, CredentialSpec}, HvSocketConfig}]} (SchemaReference.md), E held. choice: the
+ * cookie is a base64 string_binary unique per instance, the RPC endpoint is named after the instance; an HvSocket
+ * instance gets an HvSocketConfig with a ServiceId GUID and a service config allowing SYSTEM and administrators. */
+static void write_ccgs(json_writer *w)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    jw_obj_begin(w);
+    jw_key(w, "Instances");
+    jw_arr_begin(w);
+    for (const eccg *c = ccgs; c; c = c->next) {
+        unsigned char raw[18];
+        char cookie[25], buf[96];
+        for (int i = 0; i < 18; i++)
+            raw[i] = (unsigned char)((c->serial * 0x9E3779B97F4A7C15ull) >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
+        for (int i = 0, k = 0; i < 18; i += 3) {
+            uint32_t v = ((uint32_t)raw[i] << 16) | ((uint32_t)raw[i + 1] << 8) | raw[i + 2];
+            cookie[k++] = b64[(v >> 18) & 63];
+            cookie[k++] = b64[(v >> 12) & 63];
+            cookie[k++] = b64[(v >> 6) & 63];
+            cookie[k++] = b64[v & 63];
+        }
+        cookie[24] = 0;
+        jw_obj_begin(w);
+        jw_key(w, "Id");
+        jw_string(w, c->id);
+        jw_key(w, "CredentialGuard");
+        jw_obj_begin(w);
+        jw_key(w, "Cookie");
+        jw_string(w, cookie);
+        jw_key(w, "RpcEndpoint");
+        snprintf(buf, sizeof buf, "ccg-%016llx", (unsigned long long)c->serial);
+        jw_string(w, buf);
+        jw_key(w, "Transport");
+        jw_string(w, c->transport);
+        jw_key(w, "CredentialSpec");
+        jw_string(w, c->spec);
+        jw_obj_end(w);
+        if (strcmp(c->transport, "HvSocket") == 0) {
+            jw_key(w, "HvSocketConfig");
+            jw_obj_begin(w);
+            jw_key(w, "ServiceId");
+            snprintf(buf, sizeof buf, "c4a5e0cc-0000-4000-8000-%012llx", (unsigned long long)c->serial);
+            jw_string(w, buf);
+            jw_key(w, "ServiceConfig");
+            jw_raw(w, "{\"BindSecurityDescriptor\":\"D:P(A;;FA;;;SY)(A;;FA;;;BA)\","
+                      "\"ConnectSecurityDescriptor\":\"D:P(A;;FA;;;SY)(A;;FA;;;BA)\",\"AllowWildcardBinds\":true}");
+            jw_obj_end(w);
+        }
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+    jw_obj_end(w);
+}
+
+/* GetPropertyType (SchemaReference.md): the service property types. */
+static int service_property_type(const char *t)
+{
+    return strcmp(t, "Basic") == 0 || strcmp(t, "CpuGroup") == 0 || strcmp(t, "ProcessorTopology") == 0 ||
+           strcmp(t, "ContainerCredentialGuard") == 0 || strcmp(t, "QoSCapabilities") == 0;
+}
+
+/* GetPropertyType -> its document (HcsGetServiceProperties.md table). E held. */
+static void write_service_property(json_writer *w, const char *t)
+{
+    /* BasicInformation {SupportedSchemaVersions}: an entry A.X means A.0 .. A.X (SchemaReference.md) */
+    if (strcmp(t, "Basic") == 0)
+        jw_raw(w, "{\"SupportedSchemaVersions\":[{\"Major\":1,\"Minor\":0},{\"Major\":2,\"Minor\":6}]}");
+    else if (strcmp(t, "CpuGroup") == 0) write_cpugroups(w);
+    else if (strcmp(t, "ProcessorTopology") == 0) write_processor_topology(w);
+    else if (strcmp(t, "ContainerCredentialGuard") == 0) write_ccgs(w);
+    /* QoSCapabilities {ProcessorQoSSupported} -- choice: true, as the fake models CPU groups and their properties
+     * (the caps processor QoS is made of). */
+    else jw_raw(w, "{\"ProcessorQoSSupported\":true}");
+}
+
 int32_t engine_service_properties(const char *query, char **result)
 {
     json_value *q = NULL;
@@ -1701,24 +2470,21 @@ int32_t engine_service_properties(const char *query, char **result)
             json_free(q);
             return fail(HCS_E_INVALID_JSON, "Service_PropertyQuery.PropertyTypes must be an array of strings");
         }
-        if (strcmp(t->string, "Basic") != 0) {
-            int known = strcmp(t->string, "CpuGroup") == 0 || strcmp(t->string, "ProcessorTopology") == 0 ||
-                        strcmp(t->string, "ContainerCredentialGuard") == 0 || strcmp(t->string, "QoSCapabilities") == 0;
-            hr = fail(known ? FAKE_E_NOT_SUPPORTED : FAKE_E_INVALIDARG,
-                      "%s service property type '%s' (the fake supports Basic)", known ? "Unsupported" : "Unknown",
-                      t->string);
+        if (!service_property_type(t->string)) {
+            /* choice: not a GetPropertyType -> E_INVALIDARG */
+            hr = fail(FAKE_E_INVALIDARG, "Unknown service property type '%s' (GetPropertyType: Basic, CpuGroup, "
+                                         "ProcessorTopology, ContainerCredentialGuard, QoSCapabilities)", t->string);
             json_free(q);
             return hr;
         }
     }
     jw_init(&w);
     jw_obj_begin(&w);
+    /* ServiceProperties.Properties: "an array corresponding to the requested property types" (SchemaReference.md) */
     jw_key(&w, "Properties");
     jw_arr_begin(&w);
-    for (size_t i = 0; types && i < types->count; i++) {
-        /* BasicInformation {SupportedSchemaVersions}: an entry A.X means A.0 .. A.X (SchemaReference.md) */
-        jw_raw(&w, "{\"SupportedSchemaVersions\":[{\"Major\":1,\"Minor\":0},{\"Major\":2,\"Minor\":6}]}");
-    }
+    plat_mutex_lock(E);
+    for (size_t i = 0; types && i < types->count; i++) write_service_property(&w, types->items[i]->string);
     jw_arr_end(&w);
     if (pq && pq->type == JSON_OBJECT) {
         jw_key(&w, "PropertyResponses");
@@ -1726,17 +2492,18 @@ int32_t engine_service_properties(const char *query, char **result)
         for (size_t i = 0; i < pq->count; i++) {
             jw_key(&w, pq->keys[i]);
             jw_obj_begin(&w);
-            if (strcmp(pq->keys[i], "Basic") == 0) {
+            if (service_property_type(pq->keys[i])) {
                 jw_key(&w, "Response");
-                jw_raw(&w, "{\"SupportedSchemaVersions\":[{\"Major\":1,\"Minor\":0},{\"Major\":2,\"Minor\":6}]}");
+                write_service_property(&w, pq->keys[i]);
             } else {
                 jw_key(&w, "Error");
-                write_result_error(&w, FAKE_E_NOT_SUPPORTED, "Unsupported service property query");
+                write_result_error(&w, FAKE_E_INVALIDARG, "Unknown service property type");
             }
             jw_obj_end(&w);
         }
         jw_obj_end(&w);
     }
+    plat_mutex_unlock(E);
     jw_obj_end(&w);
     json_free(q);
     *result = jw_finish(&w);
@@ -1800,6 +2567,7 @@ void engine_reset(void)
         free(e);
     }
     qtail = NULL;
+    service_reset();
     disconnected = 0;
     plat_cond_broadcast(C);
     plat_mutex_unlock(E);

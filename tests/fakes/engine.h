@@ -59,8 +59,6 @@ void engine_system_release(uint64_t uid);
 
 enum { ENGINE_SYS_START, ENGINE_SYS_SHUTDOWN, ENGINE_SYS_TERMINATE, ENGINE_SYS_PAUSE, ENGINE_SYS_RESUME,
        ENGINE_SYS_SAVE, ENGINE_SYS_CRASH, ENGINE_SYS_MODIFY };
-/* Checks done when the call is made (before queuing): returns the error to fail the call synchronously. */
-int32_t engine_system_precheck(uint64_t uid, int action);
 /* Runs a state change; `document` is the call's options/settings (may be NULL). */
 int32_t engine_system_action(uint64_t uid, int action, const char *document);
 int32_t engine_system_properties(uint64_t uid, const char *query, char **result);
@@ -69,13 +67,23 @@ int32_t engine_system_wait_exit(uint64_t uid, uint32_t timeout_ms, char **result
 /* *stopped = 1 and *result = SystemExitStatus when the system has stopped. */
 int32_t engine_system_exit_status(uint64_t uid, int *stopped, char **result);
 
-/* ---- processes ---- */
-/* Validates ProcessParameters and reserves a process of system sys_uid (started by engine_process_start). */
+/* ---- processes ----
+ * A process is referenced by each client handle (engine_process_create / engine_process_open give one) and by
+ * each client job in flight (engine_process_retain). Once it has exited (or never started) and its last
+ * reference is released, the engine forgets it and closes its own ends of its pipes: calls with its puid then
+ * fail with HRESULT_FROM_WIN32(ERROR_NOT_FOUND). */
+/* Validates ProcessParameters and reserves a process of system sys_uid (started by engine_process_start); the
+ * reservation holds one reference (the creator's handle). */
 int32_t engine_process_create(uint64_t sys_uid, const char *parameters, uint64_t *puid);
 int32_t engine_process_start(uint64_t puid, engine_stdio *stdio);
 /* The reserved process will never be started (its creation failed). */
 void engine_process_abandon(uint64_t puid);
+/* Looks up a running process by pid and adds a reference (the new handle). */
 int32_t engine_process_open(uint64_t sys_uid, uint32_t pid, uint64_t *puid);
+/* Adds a reference (a job in flight); HRESULT_FROM_WIN32(ERROR_NOT_FOUND) when the process is gone. */
+int32_t engine_process_retain(uint64_t puid);
+/* Drops a reference (a closed handle, a finished job). */
+void engine_process_release(uint64_t puid);
 int32_t engine_process_info(uint64_t puid, engine_stdio *stdio);
 int32_t engine_process_signal(uint64_t puid, const char *options);
 int32_t engine_process_terminate(uint64_t puid, const char *options);
@@ -85,8 +93,14 @@ int32_t engine_process_wait_exit(uint64_t puid, uint32_t timeout_ms, char **resu
 int32_t engine_process_exit_status(uint64_t puid, int *exited, char **result);
 uint32_t engine_process_pid(uint64_t puid);
 
-/* ---- service ---- */
+/* ---- service ----
+ * Host-wide state: CPU groups and Container Credential Guard instances, changed by engine_service_modify and
+ * reported by engine_service_properties (cleared by engine_reset). */
 int32_t engine_service_properties(const char *query, char **result);
+/* HcsModifyServiceSettings: a ModificationRequest (PropertyType CpuGroup / ContainerCredentialGuard). *result is
+ * reserved for a result document (NULL today); on failure the caller builds the ResultError from
+ * engine_last_error(). */
+int32_t engine_service_modify(const char *settings, char **result);
 
 /* ---- control (FakeHcs*) ---- */
 void engine_set_disconnected(int disconnected);

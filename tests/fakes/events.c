@@ -226,7 +226,7 @@ void close_event_handle(uintptr_t handle, hkind kind, const char *function)
 {
     hobj *h;
     evreg *reg;
-    uint64_t sys_uid = 0;
+    uint64_t sys_uid = 0, puid = 0;
     plat_mutex_lock(g_lock);
     h = handle_find(handle, kind);
     if (!h) {
@@ -251,9 +251,13 @@ void close_event_handle(uintptr_t handle, hkind kind, const char *function)
         sys_uid = ((sys_handle *)h)->uid;
     } else {
         g_open_procs--;
+        puid = ((proc_handle *)h)->puid;
     }
     while (reg->inflight > 0) plat_cond_wait(g_cond, g_lock, PLAT_INFINITE);
     obj_release(h);
     plat_mutex_unlock(g_lock);
     if (sys_uid) engine_system_release(sys_uid);
+    /* The handle's reference on the process: once the process has exited and no handle or job refers to it, the
+     * engine forgets it and closes its ends of the pipes (HCS keeps them in the service, not in the caller). */
+    if (puid) engine_process_release(puid);
 }

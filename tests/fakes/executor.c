@@ -1,6 +1,8 @@
 /* executor.c -- a small thread pool: jobs start in submission order; jobs with the same non-zero key never run
  * concurrently and run in submission order ("operations on one system execute in submission order"; callbacks
- * of one handle are delivered one at a time, in order). Jobs with key 0 are unordered. */
+ * of one handle are delivered one at a time, in order). Jobs with key 0 are unordered. A job may carry a time
+ * before which it does not start (the operations' minimum duration): it waits without holding a thread, and
+ * later jobs of its key wait behind it. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,6 +10,7 @@
 
 typedef struct job {
     uint64_t key;
+    uint64_t not_before;   /* plat_monotonic_ms() value; 0: at once */
     void (*fn)(void *);
     void *arg;
     struct job *next;
@@ -30,12 +33,21 @@ static int key_busy(executor *ex, uint64_t key)
     return 0;
 }
 
-/* Picks the first runnable job: its key is not running, and no earlier queued job has the same key. */
-static job *take_job(executor *ex)
+/* Picks the first runnable job: its time has come, its key is not running, and no earlier queued job has the same
+ * key. *wake is lowered to the earliest time a waiting job becomes due. */
+static job *take_job(executor *ex, uint64_t *wake)
 {
     job *prev = NULL;
+    uint64_t now = 0;
     for (job *j = ex->head; j; prev = j, j = j->next) {
         int blocked = 0;
+        if (j->not_before) {
+            if (!now) now = plat_monotonic_ms();
+            if (j->not_before > now) {
+                if (j->not_before < *wake) *wake = j->not_before;
+                continue;
+            }
+        }
         if (j->key != 0) {
             if (key_busy(ex, j->key)) blocked = 1;
             for (job *k = ex->head; !blocked && k != j; k = k->next)
@@ -55,10 +67,13 @@ static void worker_main(void *arg)
     executor *ex = arg;
     plat_mutex_lock(ex->m);
     for (;;) {
-        job *j = take_job(ex);
+        uint64_t wake = UINT64_MAX;
+        job *j = take_job(ex, &wake);
         int slot = -1;
         if (!j) {
-            plat_cond_wait(ex->c, ex->m, PLAT_INFINITE);
+            uint64_t now = wake == UINT64_MAX ? 0 : plat_monotonic_ms();
+            plat_cond_wait(ex->c, ex->m, wake == UINT64_MAX ? PLAT_INFINITE
+                                         : (uint32_t)(wake > now ? wake - now : 1));
             continue;
         }
         if (j->key) {
@@ -95,9 +110,15 @@ executor *executor_create(int threads)
 
 void executor_submit(executor *ex, uint64_t key, void (*fn)(void *), void *arg)
 {
+    executor_submit_at(ex, key, 0, fn, arg);
+}
+
+void executor_submit_at(executor *ex, uint64_t key, uint64_t not_before, void (*fn)(void *), void *arg)
+{
     job *j = calloc(1, sizeof *j);
     if (!j) abort();
     j->key = key;
+    j->not_before = not_before;
     j->fn = fn;
     j->arg = arg;
     plat_mutex_lock(ex->m);

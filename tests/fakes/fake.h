@@ -93,6 +93,7 @@ typedef struct op_obj {
     engine_stdio pinfo;       /* the operation's own copies */
     uintptr_t sys_value, proc_value, target_value;
     uint64_t start_ft, end_ft;
+    uint64_t start_ms;        /* plat_monotonic_ms() at the start: the minimum duration counts from it */
     int resources;
 } op_obj;
 
@@ -114,6 +115,8 @@ extern int64_t g_open_ops, g_open_sys, g_open_procs, g_callbacks_in_flight, g_ca
 typedef struct executor executor;
 executor *executor_create(int threads);
 void executor_submit(executor *ex, uint64_t key, void (*fn)(void *), void *arg);
+/* Like executor_submit; the job does not start before plat_monotonic_ms() reaches not_before. */
+void executor_submit_at(executor *ex, uint64_t key, uint64_t not_before, void (*fn)(void *), void *arg);
 int executor_wait_idle(executor *ex, uint32_t timeout_ms);   /* 1 when idle */
 extern executor *g_workers;      /* operation work (engine calls) */
 extern executor *g_dispatcher;   /* user callbacks */
@@ -121,14 +124,17 @@ extern executor *g_dispatcher;   /* user callbacks */
 /* ---- operations (operations.c) ---- */
 typedef int32_t (*op_work_fn)(void *arg, int32_t fault, char **doc, engine_stdio *io, int *has_io);
 /* Marks the operation started (g_lock taken inside). Errors: E_INVALIDARG (NULL), E_HANDLE,
- * HCS_E_OPERATION_ALREADY_STARTED, HCS_E_OPERATION_SYSTEM_CALLBACK_ALREADY_SET. */
+ * HCS_E_OPERATION_ALREADY_STARTED, HCS_E_OPERATION_SYSTEM_CALLBACK_ALREADY_SET. Call it after every check of the
+ * call's own arguments: once it succeeds the call returns S_OK and whatever goes wrong is the operation's result
+ * (op_submit / op_submit_failure). */
 int32_t op_begin(HCS_OPERATION operation, int type, uintptr_t sys_value, uintptr_t proc_value, uintptr_t target_value,
                  op_obj **out);
-/* The call failed synchronously after op_begin: the operation holds the error (ResultError), no callback. */
-int32_t op_fail_sync(op_obj *o, int32_t hr);
-/* Queues the work (key: executes in submission order with other work of the same key). Takes arg. */
+/* Queues the work (key: executes in submission order with other work of the same key), not before the function's
+ * minimum duration (FakeHcsSetMinimumDuration) has passed since op_begin. Takes arg. */
 void op_submit(op_obj *o, const char *function, int32_t fault, uint64_t key, op_work_fn work, void *arg,
                void (*free_arg)(void *));
+/* The call was accepted but its operation fails with hr (ResultError with message), like any other completion. */
+void op_submit_failure(op_obj *o, const char *function, int32_t fault, uint64_t key, int32_t hr, const char *message);
 /* Completes every running operation with hr (service disconnect). */
 void ops_fail_all_running(int32_t hr);
 char *result_error_json(int32_t hr, const char *message);
@@ -151,6 +157,7 @@ int64_t alloc_outstanding(void);
 /* Returns 1 when a fault is injected for this call of `function` (hr, sync set). */
 int fault_take(const char *function, int32_t *hr, int *sync);
 uint32_t latency_for(const char *function);
+uint32_t minimum_duration_for(const char *function);
 /* Common entry checks of an export: lazy init, service disconnect, synchronous faults. Returns 0 to go on; an
  * asynchronous fault is left in *async_fault for op_submit. */
 int32_t api_enter(const char *function, int32_t *async_fault);

@@ -30,12 +30,34 @@ typedef struct FAKEHCS_COUNTERS {
  * Handles still open stay valid to close (closing them after a reset is harmless). */
 FAKEHCS_API void FakeHcsReset(void);
 
-/* The next `count` calls of `function` (an exported name such as "HcsStartComputeSystem", UTF-8) fail with `hr`.
- * Returns 0, or -1 for an unknown function name. */
+/* The next `count` calls of `function` (an exported name such as "HcsStartComputeSystem", UTF-8) fail with `hr`:
+ *  - a function that starts an operation: FAKEHCS_FAULT_ASYNC (default) -- the call returns S_OK and its operation
+ *    completes with hr without doing the work; FAKEHCS_FAULT_SYNC -- the call returns hr and nothing starts;
+ *  - any other function returning an HRESULT (including HcsGetOperationResult*, HcsWaitForOperationResult*,
+ *    HcsSetOperationCallback, ...): the call returns hr and changes nothing (output pointers are NULL); the
+ *    operation it names is untouched and a later call sees its real result;
+ *  - HcsCreateOperation / HcsCreateOperationWithNotifications return NULL, their documented failure ("if resources
+ *    required for the operation couldn't be allocated", HcsCreateOperation.md); hr is not used;
+ *  - HcsGetOperationId returns HCS_INVALID_OPERATION_ID, HcsGetComputeSystemFromOperation and
+ *    HcsGetProcessFromOperation return NULL (their documented "invalid/not active" answers); hr is not used.
+ * Returns 0, -1 for an unknown function name, -2 for a function that cannot report a failure (HcsClose*,
+ * HcsGetOperationContext, HcsGetOperationType). */
 FAKEHCS_API int FakeHcsInjectFault(const char *function, int32_t hr, uint32_t count, uint32_t flags);
 
 /* Adds `milliseconds` of latency before operations of `function` complete ("*" = every function; 0 clears). */
 FAKEHCS_API int FakeHcsSetLatency(const char *function, uint32_t milliseconds);
+
+/* Default minimum durations (milliseconds) of the operations whose handle is born by the call. */
+#define FAKEHCS_DEFAULT_CREATE_SYSTEM_MS 100u
+#define FAKEHCS_DEFAULT_CREATE_PROCESS_MS 10u
+
+/* Operations of `function` complete no earlier than `milliseconds` after the call started them ("*" = every
+ * function; 0 = as soon as the work is done): their work runs at that time (the state change it makes happens
+ * then), in order with the other calls on the same compute system, without holding a fake thread while it
+ * waits. FakeHcsSetLatency adds to it. Defaults (restored by FakeHcsReset):
+ * HcsCreateComputeSystem and HcsCreateComputeSystemInNamespace FAKEHCS_DEFAULT_CREATE_SYSTEM_MS, HcsCreateProcess
+ * FAKEHCS_DEFAULT_CREATE_PROCESS_MS, every other function 0. Returns 0, or -1 for an unknown function name. */
+FAKEHCS_API int FakeHcsSetMinimumDuration(const char *function, uint32_t milliseconds);
 
 /* The service "crashes": every registered callback receives HcsEventServiceDisconnect, operations in flight
  * complete with HCS_E_SERVICE_DISCONNECT, waits fail with it, and later calls fail with it until FakeHcsReset. */

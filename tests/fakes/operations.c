@@ -53,10 +53,28 @@ static op_obj *new_op(const void *context)
     return o;
 }
 
+/* FakeHcsInjectFault on a function that creates an operation: it "fails" the documented way, with NULL. */
+static int creation_fault(const char *function)
+{
+    int32_t hr;
+    int sync;
+    return fault_take(function, &hr, &sync);
+}
+
+/* FakeHcsInjectFault on a function that does not start an operation: the call fails with the injected HRESULT
+ * and changes nothing. */
+static int call_fault(const char *function, int32_t *hr)
+{
+    int sync;
+    fake_init();
+    return fault_take(function, hr, &sync);
+}
+
 FAKE_EXPORT HCS_OPERATION WINAPI HcsCreateOperation(const void *context, HCS_OPERATION_COMPLETION callback)
 {
     op_obj *o;
     fake_init();
+    if (creation_fault("HcsCreateOperation")) return NULL;
     o = new_op(context);
     if (!o) return NULL;
     o->cb = callback;
@@ -70,6 +88,7 @@ FAKE_EXPORT HCS_OPERATION WINAPI HcsCreateOperationWithNotifications(HCS_OPERATI
     fake_init();
     /* choice: the notification callback receives HcsEventOperationCallback (event->Operation set) when the
      * operation completes; no progress events are generated. */
+    if (creation_fault("HcsCreateOperationWithNotifications")) return NULL;
     o = new_op(context);
     if (!o) return NULL;
     o->ncb = callback;
@@ -108,8 +127,9 @@ FAKE_EXPORT void *WINAPI HcsGetOperationContext(HCS_OPERATION operation)
 FAKE_EXPORT HRESULT WINAPI HcsSetOperationContext(HCS_OPERATION operation, const void *context)
 {
     op_obj *o;
-    HRESULT hr = FAKE_E_HANDLE;
-    fake_init();
+    int32_t hr = FAKE_E_HANDLE;
+    if (call_fault("HcsSetOperationContext", &hr)) return hr;
+    hr = FAKE_E_HANDLE;
     plat_mutex_lock(g_lock);
     o = (op_obj *)handle_find((uintptr_t)operation, HK_OP);
     if (o) {
@@ -124,7 +144,8 @@ FAKE_EXPORT HCS_SYSTEM WINAPI HcsGetComputeSystemFromOperation(HCS_OPERATION ope
 {
     op_obj *o;
     HCS_SYSTEM s = NULL;
-    fake_init();
+    int32_t hr;
+    if (call_fault("HcsGetComputeSystemFromOperation", &hr)) return NULL;
     plat_mutex_lock(g_lock);
     o = (op_obj *)handle_find((uintptr_t)operation, HK_OP);
     /* HcsGetComputeSystemFromOperation.md: NULL if the operation is not active (choice: never started). */
@@ -137,7 +158,8 @@ FAKE_EXPORT HCS_PROCESS WINAPI HcsGetProcessFromOperation(HCS_OPERATION operatio
 {
     op_obj *o;
     HCS_PROCESS p = NULL;
-    fake_init();
+    int32_t hr;
+    if (call_fault("HcsGetProcessFromOperation", &hr)) return NULL;
     plat_mutex_lock(g_lock);
     o = (op_obj *)handle_find((uintptr_t)operation, HK_OP);
     if (o && o->state != OP_NOT_STARTED) p = (HCS_PROCESS)o->proc_value;
@@ -161,7 +183,8 @@ FAKE_EXPORT UINT64 WINAPI HcsGetOperationId(HCS_OPERATION operation)
 {
     op_obj *o;
     UINT64 id = HCS_INVALID_OPERATION_ID;   /* HcsGetOperationId.md: HCS_INVALID_OPERATION_ID if invalid */
-    fake_init();
+    int32_t hr;
+    if (call_fault("HcsGetOperationId", &hr)) return HCS_INVALID_OPERATION_ID;
     plat_mutex_lock(g_lock);
     o = (op_obj *)handle_find((uintptr_t)operation, HK_OP);
     if (o) id = o->id;
@@ -182,22 +205,25 @@ static void fill_pinfo(const op_obj *o, HCS_PROCESS_INFORMATION *pi)
     if (o->hr < 0 || !o->has_pinfo) return;
     pi->ProcessId = o->pinfo.pid;
     /* The handles are caller-owned (hcsshim v2/utils.go makeOpenFiles closes them); every call hands out a fresh
-     * set of duplicates (choice), NULL for streams that were not requested. */
+     * set of duplicates (choice). A stream that was not requested is INVALID_HANDLE_VALUE, not NULL (hcsshim
+     * v2/utils.go makeOpenFiles: "HCS APIs such as HcsGetProcessInfo use INVALID_HANDLE_VALUE to indicate std
+     * streams the caller did not request"), so a caller testing `!= NULL` fails here as it would on Windows. */
     pi->StdInput = plat_fd_to_handle(plat_dup(o->pinfo.in));
     pi->StdOutput = plat_fd_to_handle(plat_dup(o->pinfo.out));
     pi->StdError = plat_fd_to_handle(plat_dup(o->pinfo.err));
 }
 
-/* Shared body of the four result getters. timeout: 0 for Get*, else a wait. */
-static HRESULT get_result(HCS_OPERATION operation, int wait, DWORD timeout_ms, HCS_PROCESS_INFORMATION *pi,
-                          PWSTR *doc)
+/* Shared body of the four result getters. timeout: 0 for Get*, else a wait. with_pinfo: the *AndProcessInfo form
+ * (pi may still be NULL: the parameter is _Out_opt_). */
+static HRESULT get_result(const char *function, HCS_OPERATION operation, int wait, DWORD timeout_ms, int with_pinfo,
+                          HCS_PROCESS_INFORMATION *pi, PWSTR *doc)
 {
     op_obj *o;
-    HRESULT hr;
+    int32_t hr;
     uint64_t deadline;
-    fake_init();
     if (doc) *doc = NULL;
     if (pi) memset(pi, 0, sizeof *pi);
+    if (call_fault(function, &hr)) return hr;
     deadline = plat_monotonic_ms() + (timeout_ms == PLAT_INFINITE ? 0 : timeout_ms);
     plat_mutex_lock(g_lock);
     o = (op_obj *)handle_find((uintptr_t)operation, HK_OP);
@@ -212,7 +238,7 @@ static HRESULT get_result(HCS_OPERATION operation, int wait, DWORD timeout_ms, H
     }
     /* HcsGetOperationResultAndProcessInfo.md: E_INVALIDARG for operations other than CreateProcess and
      * GetProcessInfo. */
-    if (pi && !wants_process_info(o->type)) {
+    if (with_pinfo && !wants_process_info(o->type)) {
         plat_mutex_unlock(g_lock);
         return FAKE_E_INVALIDARG;
     }
@@ -240,36 +266,37 @@ static HRESULT get_result(HCS_OPERATION operation, int wait, DWORD timeout_ms, H
 
 FAKE_EXPORT HRESULT WINAPI HcsGetOperationResult(HCS_OPERATION operation, PWSTR *resultDocument)
 {
-    return get_result(operation, 0, 0, NULL, resultDocument);
+    return get_result("HcsGetOperationResult", operation, 0, 0, 0, NULL, resultDocument);
 }
 
+/* HcsGetOperationResultAndProcessInfo.md / HcsWaitForOperationResultAndProcessInfo.md: processInformation is
+ * _Out_opt_ -- NULL reads the result (and the document) without taking a set of std handles. */
 FAKE_EXPORT HRESULT WINAPI HcsGetOperationResultAndProcessInfo(HCS_OPERATION operation,
                                                                HCS_PROCESS_INFORMATION *processInformation,
                                                                PWSTR *resultDocument)
 {
-    if (!processInformation) return FAKE_E_INVALIDARG;
-    return get_result(operation, 0, 0, processInformation, resultDocument);
+    return get_result("HcsGetOperationResultAndProcessInfo", operation, 0, 0, 1, processInformation, resultDocument);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsWaitForOperationResult(HCS_OPERATION operation, DWORD timeoutMs, PWSTR *resultDocument)
 {
-    return get_result(operation, 1, timeoutMs, NULL, resultDocument);
+    return get_result("HcsWaitForOperationResult", operation, 1, timeoutMs, 0, NULL, resultDocument);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION operation, DWORD timeoutMs,
                                                                    HCS_PROCESS_INFORMATION *processInformation,
                                                                    PWSTR *resultDocument)
 {
-    if (!processInformation) return FAKE_E_INVALIDARG;
-    return get_result(operation, 1, timeoutMs, processInformation, resultDocument);
+    return get_result("HcsWaitForOperationResultAndProcessInfo", operation, 1, timeoutMs, 1, processInformation,
+                      resultDocument);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsSetOperationCallback(HCS_OPERATION operation, const void *context,
                                                    HCS_OPERATION_COMPLETION callback)
 {
     op_obj *o;
-    HRESULT hr = 0;
-    fake_init();
+    int32_t hr = 0;
+    if (call_fault("HcsSetOperationCallback", &hr)) return hr;
     plat_mutex_lock(g_lock);
     o = (op_obj *)handle_find((uintptr_t)operation, HK_OP);
     if (!o) hr = FAKE_E_HANDLE;
@@ -284,7 +311,9 @@ FAKE_EXPORT HRESULT WINAPI HcsSetOperationCallback(HCS_OPERATION operation, cons
 
 FAKE_EXPORT HRESULT WINAPI HcsCancelOperation(HCS_OPERATION operation)
 {
+    int32_t hr;
     (void)operation;
+    if (call_fault("HcsCancelOperation", &hr)) return hr;
     /* HcsCancelOperation.md: "This function is not currently implemented and will always return E_NOTIMPL". */
     return FAKE_E_NOTIMPL;
 }
@@ -293,9 +322,9 @@ FAKE_EXPORT HRESULT WINAPI HcsAddResourceToOperation(HCS_OPERATION operation, HC
                                                      HANDLE handle)
 {
     op_obj *o;
-    HRESULT hr = 0;
+    int32_t hr = 0;
     (void)handle;
-    fake_init();
+    if (call_fault("HcsAddResourceToOperation", &hr)) return hr;
     /* choice: resources are recorded (not used); they must be added before the operation is started. */
     if (type <= HcsResourceTypeNone || type > HcsResourceTypeSocket || !uri) return FAKE_E_INVALIDARG;
     plat_mutex_lock(g_lock);
@@ -323,9 +352,9 @@ FAKE_EXPORT HRESULT WINAPI HcsGetOperationProperties(HCS_OPERATION operation, PC
     char ts[40];
     char *text;
     int32_t hr = 0;
-    fake_init();
+    if (resultDocument) *resultDocument = NULL;
+    if (call_fault("HcsGetOperationProperties", &hr)) return hr;
     if (!resultDocument) return FAKE_E_INVALIDARG;
-    *resultDocument = NULL;
     if (options) {
         char *opt = wide_to_utf8(options, &hr);
         json_value *v;
@@ -425,8 +454,9 @@ int32_t op_begin(HCS_OPERATION operation, int type, uintptr_t sys_value, uintptr
     o->proc_value = proc_value;
     o->target_value = target_value;
     o->start_ft = plat_filetime_now();
+    o->start_ms = plat_monotonic_ms();
     o->end_ft = 0;
-    obj_retain(&o->h);   /* held by the job (or released by op_fail_sync) */
+    obj_retain(&o->h);   /* held by the job */
     plat_mutex_unlock(g_lock);
     *out = o;
     return 0;
@@ -457,18 +487,6 @@ static void complete_locked(op_obj *o, int32_t hr, char *doc, const engine_stdio
             /* HCS_EVENT_OPTIONS.md: completed operations arrive as HcsEventOperationCallback, event->Operation set */
             dispatch_event(target, HcsEventOperationCallback, NULL, o->h.value);
     }
-}
-
-int32_t op_fail_sync(op_obj *o, int32_t hr)
-{
-    char *doc = result_error_json(hr, engine_last_error());
-    plat_mutex_lock(g_lock);
-    /* A synchronous failure: the call returns hr and the operation holds it with a ResultError (hcsshim
-     * v2/operation.go reads HcsGetOperationResult after a failed call); no callback (choice). */
-    complete_locked(o, hr, doc, NULL, 0, 0);
-    obj_release(&o->h);
-    plat_mutex_unlock(g_lock);
-    return hr;
 }
 
 typedef struct op_job {
@@ -517,6 +535,7 @@ void op_submit(op_obj *o, const char *function, int32_t fault, uint64_t key, op_
                void (*free_arg)(void *))
 {
     op_job *j = calloc(1, sizeof *j);
+    uint32_t minimum = minimum_duration_for(function);
     if (!j) abort();
     j->op = o;
     j->gen = o->gen;
@@ -525,7 +544,42 @@ void op_submit(op_obj *o, const char *function, int32_t fault, uint64_t key, op_
     j->work = work;
     j->arg = arg;
     j->free_arg = free_arg;
-    executor_submit(g_workers, key, run_op_job, j);
+    /* FakeHcsSetMinimumDuration: the work waits in the queue (no thread held), later work of the same system
+     * waits behind it, so the calls on one system still complete in order. */
+    executor_submit_at(g_workers, key, minimum ? o->start_ms + minimum : 0, run_op_job, j);
+}
+
+typedef struct failure_arg {
+    int32_t hr;
+    char *message;
+} failure_arg;
+
+static int32_t work_failure(void *arg, int32_t fault, char **doc, engine_stdio *io, int *has_io)
+{
+    failure_arg *f = arg;
+    (void)io, (void)has_io;
+    if (fault) return fault;
+    *doc = result_error_json(f->hr, f->message);
+    return f->hr;
+}
+
+static void free_failure(void *arg)
+{
+    failure_arg *f = arg;
+    free(f->message);
+    free(f);
+}
+
+void op_submit_failure(op_obj *o, const char *function, int32_t fault, uint64_t key, int32_t hr, const char *message)
+{
+    failure_arg *f = calloc(1, sizeof *f);
+    size_t n = message ? strlen(message) + 1 : 1;
+    if (!f) abort();
+    f->hr = hr;
+    f->message = malloc(n);
+    if (!f->message) abort();
+    memcpy(f->message, message ? message : "", n);
+    op_submit(o, function, fault, key, work_failure, f, free_failure);
 }
 
 void ops_fail_all_running(int32_t hr)

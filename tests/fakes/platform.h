@@ -53,6 +53,10 @@ uint64_t plat_thread_self(void);
 /* Runs fn exactly once per process (the fake's lazy global initialisation). */
 void plat_call_once(void (*fn)(void));
 
+/* ---- host ---- */
+/* Logical processors of the host (at least 1). */
+uint32_t plat_cpu_count(void);
+
 /* ---- time ---- */
 uint64_t plat_monotonic_ms(void);
 void plat_sleep_ms(uint32_t ms);
@@ -75,7 +79,8 @@ void plat_close(plat_fd fd);
 uint32_t plat_write(plat_fd fd, const void *buf, size_t len);
 /* Whether `fd` is an open stream of this process. */
 int plat_fd_valid(plat_fd fd);
-/* The HCS HANDLE for a stream: off Windows the fd cast to HANDLE, NULL for PLAT_NO_FD. */
+/* The HCS HANDLE for a stream: off Windows the fd cast to HANDLE; INVALID_HANDLE_VALUE ((HANDLE)-1) for
+ * PLAT_NO_FD, as HCS returns for std streams that were not requested (hcsshim v2/utils.go makeOpenFiles). */
 void *plat_fd_to_handle(plat_fd fd);
 plat_fd plat_handle_to_fd(void *handle);
 

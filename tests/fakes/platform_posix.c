@@ -141,6 +141,12 @@ void plat_call_once(void (*fn)(void))
 
 /* ---------------------------------------------------------------- time */
 
+uint32_t plat_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 1u;
+}
+
 uint64_t plat_monotonic_ms(void)
 {
     struct timespec ts;
@@ -216,7 +222,7 @@ int plat_fd_valid(plat_fd fd)
     return fd >= 0 && fcntl((int)fd, F_GETFD) != -1;
 }
 
-void *plat_fd_to_handle(plat_fd fd) { return fd < 0 ? NULL : (void *)(intptr_t)fd; }
+void *plat_fd_to_handle(plat_fd fd) { return (void *)(intptr_t)(fd < 0 ? PLAT_NO_FD : fd); }
 
 plat_fd plat_handle_to_fd(void *handle)
 {

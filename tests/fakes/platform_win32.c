@@ -152,6 +152,12 @@ void plat_call_once(void (*fn)(void))
 
 /* ---------------------------------------------------------------- time */
 
+uint32_t plat_cpu_count(void)
+{
+    DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+    return n > 0 ? (uint32_t)n : 1u;
+}
+
 uint64_t plat_monotonic_ms(void) { return (uint64_t)GetTickCount64(); }
 
 void plat_sleep_ms(uint32_t ms) { Sleep(ms); }
@@ -218,7 +224,7 @@ int plat_fd_valid(plat_fd fd)
     return fd != PLAT_NO_FD && fd != 0 && GetHandleInformation(as_handle(fd), &flags);
 }
 
-void *plat_fd_to_handle(plat_fd fd) { return fd == PLAT_NO_FD ? NULL : (void *)fd; }
+void *plat_fd_to_handle(plat_fd fd) { return fd == PLAT_NO_FD ? INVALID_HANDLE_VALUE : (void *)fd; }
 
 plat_fd plat_handle_to_fd(void *handle)
 {

@@ -1,4 +1,5 @@
 /* processes.c -- the process exports of computecore. Processes are real OS processes run by the engine. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,21 +8,28 @@
 typedef struct proc_job {
     uint64_t puid;
     char *doc;
+    int retained;   /* holds an engine reference on the process until the job is done */
 } proc_job;
 
 static void free_proc_job(void *p)
 {
     proc_job *j = p;
+    /* Runs on the worker after the operation completed, no client lock held: the engine may now forget an
+     * exited process whose handles are all closed. */
+    if (j->retained) engine_process_release(j->puid);
     free(j->doc);
     free(j);
 }
 
+/* A job on process puid; it keeps the process known to the engine while it is queued or running, even if the
+ * caller closes the process handle meanwhile (closing a handle with an operation in flight is allowed). */
 static proc_job *new_proc_job(uint64_t puid, char *doc)
 {
     proc_job *j = calloc(1, sizeof *j);
     if (!j) abort();
     j->puid = puid;
     j->doc = doc;
+    j->retained = puid != 0 && engine_process_retain(puid) == 0;
     return j;
 }
 
@@ -40,6 +48,8 @@ static uintptr_t new_proc_handle(uint64_t sys_uid, uint64_t puid)
     return v;
 }
 
+/* Whether process is an open process handle; its system and process uids (puid 0: a process that was never
+ * created, see HcsCreateProcess). */
 static int lookup_proc(HCS_PROCESS process, uint64_t *sys_uid, uint64_t *puid)
 {
     proc_handle *h;
@@ -114,8 +124,9 @@ FAKE_EXPORT HRESULT WINAPI HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR pro
 {
     int32_t fault = 0, hr;
     sys_handle *sh;
-    uint64_t uid = 0, puid;
+    uint64_t uid = 0, puid = 0;
     char *params;
+    char message[512];
     op_obj *o;
     uintptr_t value;
     hr = api_enter("HcsCreateProcess", &fault);
@@ -128,25 +139,32 @@ FAKE_EXPORT HRESULT WINAPI HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR pro
     sh = (sys_handle *)handle_find((uintptr_t)computeSystem, HK_SYS);
     if (sh) uid = sh->uid;
     plat_mutex_unlock(g_lock);
-    if (!uid) return computeSystem ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
+    if (!sh) return computeSystem ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
     params = wide_to_utf8(processParameters, &hr);
     if (hr) return hr;
+    /* HcsCreateProcess.md: processParameters is _In_ (required): a missing argument fails the call. */
+    if (!params) return FAKE_E_INVALIDARG;
     hr = op_begin(operation, HcsOperationTypeCreateProcess, (uintptr_t)computeSystem, 0, (uintptr_t)computeSystem, &o);
     if (hr) {
         free(params);
         return hr;
     }
-    /* choice: a malformed ProcessParameters document fails the call itself (HCS_E_INVALID_JSON); whether the
-     * system is running is decided when the operation executes, in order after earlier calls on the system
-     * (HCS_E_INVALID_STATE: processes only exist in a running system). */
+    /* HcsCreateProcess.md: S_OK from the call means the operation started; what goes wrong creating the process
+     * is the operation's result (as for HcsCreateComputeSystem, whose documents HCS validates in the operation:
+     * HcsCreateComputeSystem.md "Operation Results"). So malformed ProcessParameters (HCS_E_INVALID_JSON) and a
+     * system that no longer exists (HCS_E_SYSTEM_NOT_FOUND) fail the operation; the call returns S_OK with a
+     * process handle that names a process that never starts (its calls fail with ERROR_NOT_FOUND) and must be
+     * closed. Whether the system is running is decided when the operation executes, in order after earlier
+     * calls on the system (HCS_E_INVALID_STATE: processes only exist in a running system). */
     hr = engine_process_create(uid, params, &puid);
     free(params);
-    if (hr) return op_fail_sync(o, hr);
-    value = new_proc_handle(uid, puid);
+    if (hr) snprintf(message, sizeof message, "%s", engine_last_error());
+    value = new_proc_handle(uid, hr ? 0 : puid);
     plat_mutex_lock(g_lock);
     o->proc_value = value;
     plat_mutex_unlock(g_lock);
-    op_submit(o, "HcsCreateProcess", fault, uid, work_start, new_proc_job(puid, NULL), free_proc_job);
+    if (hr) op_submit_failure(o, "HcsCreateProcess", fault, uid, hr, message);
+    else op_submit(o, "HcsCreateProcess", fault, uid, work_start, new_proc_job(puid, NULL), free_proc_job);
     *process = (HCS_PROCESS)value;
     return 0;
 }
@@ -181,8 +199,11 @@ FAKE_EXPORT void WINAPI HcsCloseProcess(HCS_PROCESS process)
     close_event_handle((uintptr_t)process, HK_PROC, "HcsCloseProcess");
 }
 
+/* What a process call's document argument may be: optional, required (_In_), or reserved ("Must be NULL"). */
+enum { DOC_OPTIONAL, DOC_REQUIRED, DOC_RESERVED };
+
 static HRESULT process_call(const char *function, HCS_PROCESS process, HCS_OPERATION operation, int type,
-                            PCWSTR document, op_work_fn work)
+                            PCWSTR document, int document_kind, op_work_fn work)
 {
     int32_t fault = 0, hr;
     uint64_t sys_uid, puid;
@@ -193,6 +214,13 @@ static HRESULT process_call(const char *function, HCS_PROCESS process, HCS_OPERA
     if (!lookup_proc(process, &sys_uid, &puid)) return process ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
     doc = wide_to_utf8(document, &hr);
     if (hr) return hr;
+    /* HcsModifyProcess.md: settings is _In_ (required); HcsTerminateProcess.md: options "Reserved for future use.
+     * Must be NULL" (an empty string is tolerated, as hcsshim passes ""). Either mistake is the caller's: the call
+     * fails and nothing starts. */
+    if ((document_kind == DOC_REQUIRED && !doc) || (document_kind == DOC_RESERVED && doc && doc[0])) {
+        free(doc);
+        return FAKE_E_INVALIDARG;
+    }
     hr = op_begin(operation, type, 0, (uintptr_t)process, (uintptr_t)process, &o);
     if (hr) {
         free(doc);
@@ -205,28 +233,32 @@ static HRESULT process_call(const char *function, HCS_PROCESS process, HCS_OPERA
 
 FAKE_EXPORT HRESULT WINAPI HcsTerminateProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)
 {
-    return process_call("HcsTerminateProcess", process, operation, HcsOperationTypeTerminate, options, work_terminate);
+    return process_call("HcsTerminateProcess", process, operation, HcsOperationTypeTerminate, options, DOC_RESERVED,
+                        work_terminate);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsSignalProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)
 {
-    return process_call("HcsSignalProcess", process, operation, HcsOperationTypeSignalProcess, options, work_signal);
+    return process_call("HcsSignalProcess", process, operation, HcsOperationTypeSignalProcess, options, DOC_OPTIONAL,
+                        work_signal);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsGetProcessInfo(HCS_PROCESS process, HCS_OPERATION operation)
 {
-    return process_call("HcsGetProcessInfo", process, operation, HcsOperationTypeGetProcessInfo, NULL, work_info);
+    return process_call("HcsGetProcessInfo", process, operation, HcsOperationTypeGetProcessInfo, NULL, DOC_OPTIONAL,
+                        work_info);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsGetProcessProperties(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR propertyQuery)
 {
     return process_call("HcsGetProcessProperties", process, operation, HcsOperationTypeGetProcessProperties,
-                        propertyQuery, work_properties);
+                        propertyQuery, DOC_OPTIONAL, work_properties);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsModifyProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR settings)
 {
-    return process_call("HcsModifyProcess", process, operation, HcsOperationTypeModifyProcess, settings, work_modify);
+    return process_call("HcsModifyProcess", process, operation, HcsOperationTypeModifyProcess, settings, DOC_REQUIRED,
+                        work_modify);
 }
 
 FAKE_EXPORT HRESULT WINAPI HcsSetProcessCallback(HCS_PROCESS process, HCS_EVENT_OPTIONS callbackOptions, void *context,

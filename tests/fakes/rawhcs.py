@@ -119,12 +119,22 @@ def close_handle(h: Any) -> None:
         os.close(fd)
 
 
+INVALID_HANDLE_VALUE = -1  # (HANDLE)-1: a std stream that was not requested (hcsshim v2/utils.go makeOpenFiles)
+
+
+def handle_value(h: Any) -> int:
+    return int(ffi.cast("intptr_t", h))
+
+
 def fd_of(h: Any) -> Optional[int]:
     """A caller-owned std handle as a file descriptor: the fd itself off Windows; on Windows the HANDLE wrapped by
-    msvcrt.open_osfhandle (the descriptor then owns the handle)."""
+    msvcrt.open_osfhandle (the descriptor then owns the handle). None for a stream that was not created: HCS
+    gives INVALID_HANDLE_VALUE for those (and NULL where there is no process information at all)."""
     if h == ffi.NULL:
         return None
-    value = int(ffi.cast("intptr_t", h))
+    value = handle_value(h)
+    if value == INVALID_HANDLE_VALUE:
+        return None
     if IS_WINDOWS:
         import msvcrt
 

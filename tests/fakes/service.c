@@ -49,24 +49,25 @@ FAKE_EXPORT HRESULT WINAPI HcsGetServiceProperties(PCWSTR propertyQuery, PWSTR *
 FAKE_EXPORT HRESULT WINAPI HcsModifyServiceSettings(PCWSTR settings, PWSTR *result)
 {
     int32_t hr;
-    json_value *v;
-    char *err = NULL;
-    const char *type;
+    char *text, *doc = NULL;
     if (result) *result = NULL;
     hr = api_enter("HcsModifyServiceSettings", NULL);
     if (hr) return hr;
-    /* ModificationRequest {PropertyType: "CpuGroup" | "ContainerCredentialGuard", Settings} */
-    hr = parse_required(settings, &v, &err);
-    if (!hr) {
-        type = json_get_string(v, "PropertyType");
-        if (!type || (strcmp(type, "CpuGroup") != 0 && strcmp(type, "ContainerCredentialGuard") != 0)) {
-            hr = FAKE_E_INVALIDARG;
-            err = result_error_json(hr, "ModificationRequest.PropertyType must be CpuGroup or ContainerCredentialGuard");
-        }
+    text = wide_to_utf8(settings, &hr);
+    if (hr) return hr;
+    /* HcsModifyServiceSettings.md: settings is _In_ (required); a ModificationRequest {PropertyType: CpuGroup |
+     * ContainerCredentialGuard, Settings}. The change is host-wide state of the service (the engine): CPU groups
+     * and Container Credential Guard instances then show in HcsGetServiceProperties. result (_Outptr_opt_): "On
+     * failure, it can optionally receive an error JSON document represented by a ResultError". */
+    if (!text) return FAKE_E_INVALIDARG;
+    hr = engine_service_modify(text, &doc);
+    free(text);
+    if (hr < 0) {
+        free(doc);
+        doc = result_error_json(hr, engine_last_error());
     }
-    json_free(v);
-    if (result && err) *result = result_from_utf8(err);
-    free(err);
+    if (result) *result = result_from_utf8(doc);
+    free(doc);
     return hr;
 }
 
@@ -157,6 +158,17 @@ FAKE_EXPORT HRESULT WINAPI HcsRevokeVmGroupAccess(PCWSTR filePath)
     return file_access("HcsRevokeVmGroupAccess", NULL, 0, filePath);
 }
 
+/* VmProcessorRequirements {ProcessorFeatures, XsaveProcessorFeatures, CacheLineFlushSize,
+ * ImplementedPhysicalAddressBits, NonArchitecturalCoreSharing} (SchemaReference.md; the document
+ * HcsGetProcessorCompatibilityFromSavedState.md returns). choice: the x86-64-v3 baseline (SSE3 .. SSE4.2, POPCNT,
+ * CMPXCHG16B, LZCNT, PCLMULQDQ, F16C, RDRAND; AVX, AVX2, FMA with XSAVE/XSAVEOPT), 64-byte cache line flush, 46
+ * physical address bits, no core sharing reported -- a typical Hyper-V host of the last decade. */
+static const char PROCESSOR_REQUIREMENTS[] =
+    "{\"ProcessorFeatures\":[\"Sse3\",\"LahfSahf\",\"Ssse3\",\"Sse4_1\",\"Sse4_2\",\"Popcnt\",\"Cmpxchg16B\","
+    "\"Altmovcr8\",\"Lzcnt\",\"Misalignsse\",\"Page1Gb\",\"Pclmulqdq\",\"Pcid\",\"F16C\",\"Rdrand\"],"
+    "\"XsaveProcessorFeatures\":[\"Xsave\",\"Xsave_Opt\",\"Avx\",\"Avx2\",\"Fma\"],"
+    "\"CacheLineFlushSize\":64,\"ImplementedPhysicalAddressBits\":46,\"NonArchitecturalCoreSharing\":\"Unreported\"}";
+
 FAKE_EXPORT HRESULT WINAPI HcsGetProcessorCompatibilityFromSavedState(PCWSTR RuntimeFileName,
                                                                       PCWSTR *ProcessorFeaturesString)
 {
@@ -165,14 +177,14 @@ FAKE_EXPORT HRESULT WINAPI HcsGetProcessorCompatibilityFromSavedState(PCWSTR Run
     if (ProcessorFeaturesString) *ProcessorFeaturesString = NULL;
     hr = api_enter("HcsGetProcessorCompatibilityFromSavedState", NULL);
     if (hr) return hr;
-    if (!ProcessorFeaturesString) return FAKE_E_INVALIDARG;
     path = wide_to_utf8(RuntimeFileName, &hr);
     if (hr) return hr;
+    /* HcsGetProcessorCompatibilityFromSavedState.md: ProcessorFeaturesString is _Outptr_opt_ -- NULL only checks
+     * the saved state; otherwise it receives a VmProcessorRequirements document (LocalFree). choice: a missing or
+     * non-file path -> ERROR_FILE_NOT_FOUND. */
     if (!path || !path[0]) hr = FAKE_E_INVALIDARG;
     else if (plat_path_kind(path) != PLAT_PATH_FILE) hr = FAKE_E_FILE_NOT_FOUND;
-    else
-        /* choice: an empty processor feature set, as a LocalFree-able string */
-        *ProcessorFeaturesString = result_from_utf8("{\"ProcessorFeatures\":[]}");
+    else if (ProcessorFeaturesString) *ProcessorFeaturesString = result_from_utf8(PROCESSOR_REQUIREMENTS);
     free(path);
     return hr;
 }

@@ -1,4 +1,5 @@
 /* systems.c -- the compute system exports of computecore (client side of the engine's systems). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,16 +44,16 @@ static uintptr_t new_sys_handle(uint64_t uid)
     return v;
 }
 
-/* The engine uid behind an open system handle (0 when the handle is invalid). */
-static uint64_t sys_uid(HCS_SYSTEM system)
+/* Whether system is an open system handle, and the engine uid behind it (0: the handle of a compute system whose
+ * creation failed, see create_system; engine calls with it fail with HCS_E_SYSTEM_NOT_FOUND). */
+static int sys_lookup(HCS_SYSTEM system, uint64_t *uid)
 {
     sys_handle *h;
-    uint64_t uid = 0;
     plat_mutex_lock(g_lock);
     h = (sys_handle *)handle_find((uintptr_t)system, HK_SYS);
-    if (h) uid = h->uid;
+    *uid = h ? h->uid : 0;
     plat_mutex_unlock(g_lock);
-    return uid;
+    return h != NULL;
 }
 
 static int32_t work_create(void *arg, int32_t fault, char **doc, engine_stdio *io, int *has_io)
@@ -149,6 +150,7 @@ static HRESULT create_system(const char *function, PCWSTR idNamespace, PCWSTR id
 {
     int32_t fault = 0, hr;
     char *ns = NULL, *sid = NULL, *config = NULL;
+    char message[512];
     op_obj *o;
     uint64_t uid;
     uintptr_t value;
@@ -169,15 +171,25 @@ static HRESULT create_system(const char *function, PCWSTR idNamespace, PCWSTR id
     if (!hr) config = wide_to_utf8(configuration, &hr);
     if (!hr && (!sid || !sid[0])) hr = FAKE_E_INVALIDARG;
     if (hr) goto out;
+    /* HcsCreateComputeSystem.md: configuration is _In_ (required): a missing argument fails the call. */
+    if (!config) {
+        hr = FAKE_E_INVALIDARG;
+        goto out;
+    }
     hr = op_begin(operation, HcsOperationTypeCreate, 0, 0, 0, &o);
     if (hr) goto out;
-    /* choice: the document and the id are checked when the call is made: invalid JSON (HCS_E_INVALID_JSON) or a
-     * duplicate id (HCS_E_SYSTEM_ALREADY_EXISTS) fail the call itself, no handle is returned, and the operation
-     * holds the same HRESULT with a ResultError document. */
+    /* HcsCreateComputeSystem.md, "Operation Results": S_OK from the call means the operation started; "if
+     * something went wrong when creating the compute system", the *operation's* result says what, with a
+     * ResultError document (real HCS reports an invalid configuration that way: the ResultError quoted in
+     * MicrosoftDocs/Virtualization-Documentation issue #1702 came from Tutorial.md's HcsWaitForOperationResult).
+     * So an invalid document (HCS_E_INVALID_JSON) or a duplicate id (HCS_E_SYSTEM_ALREADY_EXISTS) fails the
+     * operation, and the call returns S_OK with a handle that names no system: the caller closes it, and calls
+     * on it fail with HCS_E_SYSTEM_NOT_FOUND (which hcsshim's Terminate tolerates on this cleanup path). The id
+     * is checked and reserved when the call is made, so two creates of one id cannot both succeed. */
     hr = engine_system_create(ns ? ns : "", sid, config, &uid);
     if (hr) {
-        op_fail_sync(o, hr);
-        goto out;
+        snprintf(message, sizeof message, "%s", engine_last_error());
+        uid = 0;
     }
     value = new_sys_handle(uid);
     plat_mutex_lock(g_lock);
@@ -186,8 +198,10 @@ static HRESULT create_system(const char *function, PCWSTR idNamespace, PCWSTR id
     plat_mutex_unlock(g_lock);
     if (opt1 && opt1->Callback)
         register_callback(value, HK_SYS, opt1->CallbackOptions, opt1->CallbackContext, opt1->Callback);
-    op_submit(o, function, fault, uid, work_create, new_sys_job(uid, 0, NULL), free_sys_job);
+    if (hr) op_submit_failure(o, function, fault, 0, hr, message);
+    else op_submit(o, function, fault, uid, work_create, new_sys_job(uid, 0, NULL), free_sys_job);
     *computeSystem = (HCS_SYSTEM)value;
+    hr = 0;
 out:
     free(ns);
     free(sid);
@@ -261,20 +275,21 @@ static HRESULT system_call(const char *function, HCS_SYSTEM computeSystem, HCS_O
     op_obj *o;
     hr = api_enter(function, &fault);
     if (hr) return hr;
-    uid = sys_uid(computeSystem);
-    if (!uid) return computeSystem ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
+    if (!sys_lookup(computeSystem, &uid)) return computeSystem ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
     doc = wide_to_utf8(document, &hr);
     if (hr) return hr;
+    /* HcsModifyComputeSystem.md: configuration is _In_ (required): a missing argument fails the call. */
+    if (!doc && action == ENGINE_SYS_MODIFY) return FAKE_E_INVALIDARG;
     hr = op_begin(operation, type, (uintptr_t)computeSystem, 0, (uintptr_t)computeSystem, &o);
     if (hr) {
         free(doc);
         return hr;
     }
-    hr = engine_system_precheck(uid, action);
-    if (hr) {
-        free(doc);
-        return op_fail_sync(o, hr);
-    }
+    /* Everything about the system's state is the operation's result, decided in order with the earlier calls on
+     * the system: e.g. HcsShutDownComputeSystem.md lists HCS_E_SYSTEM_ALREADY_STOPPED ("duplicate shutdown or
+     * terminate for same compute system") under "Operation Results", with the call returning S_OK;
+     * HcsSaveComputeSystem.md lists HCS_E_INVALID_STATE there too; Tutorial.md retries HcsModifyComputeSystem on
+     * the operation's result while the VM boots. */
     op_submit(o, function, fault, uid, work, new_sys_job(uid, action, doc), free_sys_job);
     return 0;
 }
@@ -372,8 +387,7 @@ FAKE_EXPORT HRESULT WINAPI HcsWaitForComputeSystemExit(HCS_SYSTEM computeSystem,
     if (result) *result = NULL;
     hr = api_enter("HcsWaitForComputeSystemExit", NULL);
     if (hr) return hr;
-    uid = sys_uid(computeSystem);
-    if (!uid) return computeSystem ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
+    if (!sys_lookup(computeSystem, &uid)) return computeSystem ? FAKE_E_HANDLE : FAKE_E_INVALIDARG;
     /* HcsWaitForComputeSystemExit.md: result is SystemExitStatus, freed with LocalFree; a timeout gives
      * HCS_E_OPERATION_TIMEOUT. */
     hr = engine_system_wait_exit(uid, timeoutMs, &doc);   /* choice: no document on failure */
