@@ -164,3 +164,35 @@ def test_crash_events_reach_callbacks_and_streams_in_order() -> None:
             assert len(report["CrashParameters"]) == 5
             assert events[2].data["ExitType"] == "UnexpectedExit"
         assert system.wait(timeout=10)["ExitType"] == "UnexpectedExit"
+
+
+def test_a_late_subscriber_still_gets_the_exit(fake) -> None:
+    """on_event() said "every event of this handle", yet events before the call were lost. Decided and documented:
+    events from the call on, except the exit, which is delivered at once to a subscriber that came too late --
+    the one event a program must never miss (the fake, like HCS, reports an exit once per handle)."""
+    import asyncio
+
+    from pyhcs._delivery import callback_thread
+
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        system.start(timeout=10)
+        with system.create_process("exit 3" if not pyhcs._stdio._IS_WINDOWS else "cmd /c exit 3", stdin=False,
+                                   timeout=10) as p:
+            p.wait(timeout=10)
+            seen: list = []
+            p.on_event(seen.append)
+            callback_thread().flush(5)
+            assert [e.type for e in seen] == [pyhcs.EventType.PROCESS_EXITED]
+            assert seen[0].data["ExitCode"] == 3 and seen[0].process_id == p.pid
+
+            async def stream() -> list:
+                return [event async for event in p.events()]
+
+            late = asyncio.run(stream())
+            assert [e.type for e in late] == [pyhcs.EventType.PROCESS_EXITED]
+        system.terminate(timeout=10)
+        system.wait(timeout=10)
+        after: list = []
+        system.on_event(after.append)
+        callback_thread().flush(5)
+        assert [e.type for e in after] == [pyhcs.EventType.SYSTEM_EXITED]

@@ -88,6 +88,7 @@ def grant_vm_access(vm_id: str, path: str) -> None:
 
 
 def revoke_vm_access(vm_id: str, path: str) -> None:
+    """HcsRevokeVmAccess: undo ``grant_vm_access``."""
     _path_call("HcsRevokeVmAccess", vm_id, path)
 
 
@@ -97,4 +98,5 @@ def grant_vm_group_access(path: str) -> None:
 
 
 def revoke_vm_group_access(path: str) -> None:
+    """HcsRevokeVmGroupAccess: undo ``grant_vm_group_access``."""
     _path_call("HcsRevokeVmGroupAccess", path)
