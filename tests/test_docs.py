@@ -38,7 +38,8 @@ def python_blocks(path: Path) -> List[str]:
 
 
 def examples() -> List[Tuple[str, str]]:
-    return [(f"{path.relative_to(ROOT)}#{i + 1}", code) for path in SOURCES for i, code in enumerate(python_blocks(path))]
+    return [(f"{path.relative_to(ROOT).as_posix()}#{i + 1}", code)
+            for path in SOURCES for i, code in enumerate(python_blocks(path))]
 
 
 @pytest.mark.parametrize("name,code", examples(), ids=[name for name, _ in examples()])

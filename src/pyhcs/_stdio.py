@@ -198,15 +198,18 @@ class PipeReader(_PipeEnd):
             if not _IS_WINDOWS:
                 self._wait(_POLLIN)
             try:
-                data = os.read(self._fd, len(view))
+                if _IS_WINDOWS:
+                    data = os.read(self._fd, len(view))
+                    n = len(data)
+                    view[:n] = data
+                else:
+                    n = os.readv(self._fd, [view])  # straight into the caller's buffer
             except OSError as exc:
                 self._raise_if_closed()
                 if self._eio_is_eof and exc.errno == errno.EIO:
                     return 0
                 raise
             self._raise_if_closed()
-            n = len(data)
-            view[:n] = data
             return n
         finally:
             self._leave()
@@ -244,8 +247,12 @@ class PipeWriter(_PipeEnd):
                     end = total
                 try:
                     done += os.write(self._fd, view[done:end])
-                except OSError:
+                except OSError as exc:
                     self._raise_if_closed()
+                    if _IS_WINDOWS and exc.errno == errno.EINVAL and not isinstance(exc, BrokenPipeError):
+                        # The C runtime reports a pipe whose reader is gone (ERROR_NO_DATA) as EINVAL; it is what
+                        # POSIX calls EPIPE, and what subprocess and asyncio users catch.
+                        raise BrokenPipeError(errno.EPIPE, "Broken pipe: the process closed its stdin") from exc
                     raise
                 self._raise_if_closed()
             return total

@@ -352,7 +352,7 @@ class EventHub:
         """The handle is closing: wake every waiter with a clear 'closed' error."""
         self.fail(
             HcsClosedError(
-                ERROR_INVALID_HANDLE_HRESULT, f"{what} was closed", name="ERROR_INVALID_HANDLE",
+                ERROR_INVALID_HANDLE_HRESULT, f"{what} was closed", name="ERROR_INVALID_HANDLE", function="wait",
                 system_id=self._system_id, process_id=self._process_id,
             )
         )

@@ -252,7 +252,7 @@ class _Communication:
                 if not chunk:
                     return
                 into.append(chunk)
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
+        except Exception as exc:  # noqa: BLE001 - re-raised on the calling thread
             if not _stdio.is_pty_eof(exc):
                 self.errors.append(exc)
 
@@ -261,7 +261,7 @@ class _Communication:
             file.write(data)
         except BrokenPipeError:
             pass  # the process stopped reading: what it did read is its business, as in subprocess
-        except BaseException as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
             if not isinstance(exc, ValueError) or not file.closed:
                 self.errors.append(exc)
         finally:
@@ -270,8 +270,9 @@ class _Communication:
     def join(self, deadline: _timeouts.Deadline) -> bool:
         """Wait for the helpers until *deadline*; True when all are done."""
         if self.stdout_on_caller:
-            self.stdout_on_caller = False
+            # A KeyboardInterrupt goes straight up; a later call carries on reading where this one stopped.
             self._read(cast(IO[bytes], self.process.stdout), self.stdout)
+            self.stdout_on_caller = False
         for t in self.threads:
             t.join(deadline.remaining())
             if t.is_alive():
