@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import pyhcs
+import pyhcs.storage
 from pyhcs import ComputeSystem
 from pyhcs._times import duration_100ns, parse_timestamp
 from tests.support import container_document, sh, unique_id
@@ -90,3 +91,19 @@ def test_nothing_is_logged_when_debug_is_off(caplog) -> None:
     with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
         system.start(timeout=10)
     assert not [r for r in caplog.records if r.name == "pyhcs"]
+
+
+def test_calls_without_an_operation_are_logged_too(caplog, tmp_path) -> None:
+    """HcsOpen*, the service's and computestorage's functions return their HRESULT directly; they are HCS calls
+    all the same."""
+    caplog.set_level(logging.DEBUG, logger="pyhcs")
+    pyhcs.get_service_properties()
+    with pytest.raises(pyhcs.HcsNotFoundError):
+        ComputeSystem.open("no-such-system")
+    with pytest.raises(pyhcs.HcsError):
+        pyhcs.storage.destroy_layer(str(tmp_path / "missing"))
+    logged = {getattr(r, "hcs_function", None): r for r in caplog.records}
+    assert logged["HcsGetServiceProperties"].hcs_hresult == 0
+    assert logged["HcsOpenComputeSystem"].hcs_system_id == "no-such-system"
+    assert logged["HcsOpenComputeSystem"].hcs_hresult == 0x8037010E
+    assert logged["HcsDestroyLayer"].hcs_hresult >= 0x80000000

@@ -18,24 +18,26 @@ from typing import Any, Optional
 
 DEBUG = 10
 _logger: Any = None
+_is_enabled_for: Any = None  # the pyhcs logger's bound isEnabledFor, once logging is imported
 now = time.perf_counter
 
 
 def enabled() -> bool:
     """Whether HCS calls are logged now (the ``pyhcs`` logger is enabled for DEBUG)."""
-    logger = _logger
-    if logger is None:
+    check = _is_enabled_for
+    if check is None:
         logging = sys.modules.get("logging")
         if logging is None:
             return False
-        logger = _bind(logging)
-    return bool(logger.isEnabledFor(DEBUG))
+        check = _bind(logging)
+    return check(DEBUG)  # type: ignore[no-any-return]
 
 
 def _bind(logging: Any) -> Any:
-    global _logger
+    global _logger, _is_enabled_for
     _logger = logging.getLogger("pyhcs")
-    return _logger
+    _is_enabled_for = _logger.isEnabledFor
+    return _is_enabled_for
 
 
 def _hresult_text(hresult: int) -> str:
@@ -63,6 +65,17 @@ def call(function: str, hresult: int, started: Optional[float], system_id: Optio
         extra={"hcs_function": function, "hcs_system_id": system_id, "hcs_process_id": process_id,
                "hcs_hresult": hresult & 0xFFFFFFFF, "hcs_duration": duration},
     )
+
+
+def timed(function: str, fn: Any, *args: Any, system_id: Optional[str] = None,
+          process_id: Optional[int] = None) -> int:
+    """``fn(*args)`` -- an HCS function that returns its HRESULT directly (no operation) -- logged when enabled."""
+    if not enabled():
+        return int(fn(*args))
+    started = now()
+    hr = int(fn(*args))
+    call(function, hr, started, system_id, process_id)
+    return hr
 
 
 def event(kind: str, system_id: Optional[str], process_id: Optional[int], raw: Optional[str]) -> None:

@@ -28,7 +28,7 @@ from typing import (
     cast,
 )
 
-from . import _stdio, _timeouts
+from . import _stdio, _timeouts, _trace
 from ._ffi import ffi, lib
 from ._handle_owner import HandleOwner
 from ._strings import Document, document_arg, take_document, to_wide
@@ -438,7 +438,8 @@ class Process(HandleOwner):
         lease = system._handle_lease()
         raw = lease.acquire("HcsOpenProcess")
         try:
-            hr = lib.HcsOpenProcess(raw, process_id, GENERIC_ALL, out)
+            hr = _trace.timed("HcsOpenProcess", lib.HcsOpenProcess, raw, process_id, GENERIC_ALL, out,
+                              system_id=system.id, process_id=process_id)
         finally:
             lease.release()
         check_hresult(hr, function="HcsOpenProcess", system_id=system.id, process_id=process_id)

@@ -240,7 +240,8 @@ class ComputeSystem(HandleOwner):
         _check_exit_action(exit_action)
         idw = to_wide(system_id, "system id")
         out = ffi.new("HCS_SYSTEM *")
-        hr = lib.HcsOpenComputeSystem(idw, GENERIC_ALL, out)  # requestedAccess "must be GENERIC_ALL"
+        # requestedAccess "must be GENERIC_ALL" (HcsOpenComputeSystem.md)
+        hr = _trace.timed("HcsOpenComputeSystem", lib.HcsOpenComputeSystem, idw, GENERIC_ALL, out, system_id=system_id)
         check_hresult(hr, function="HcsOpenComputeSystem", system_id=system_id)
         return cls(system_id, out[0], exit_action, event_options)
 
