@@ -113,3 +113,15 @@ def test_console_size_reaches_the_console_in_hcs_order(system) -> None:
     with system.create_process("stty size", emulate_console=True, console_size=ConsoleSize(width=100, height=40),
                                timeout=10) as p:
         assert p.stdout.read().split() == [b"40", b"100"]  # stty prints rows columns
+
+
+def test_run_refuses_input_it_cannot_deliver_before_creating_anything(system, fake) -> None:
+    for bad, error in (("text", TypeError), (b"data", ValueError)):
+        with pytest.raises(error):
+            system.run(sh("cat", "cmd /c more"), input=bad, stdin=bad == "text", timeout=10)
+    with system.create_process(sh("cat", "cmd /c more"), timeout=10) as p:
+        p.stdin.close()
+        with pytest.raises(ValueError, match="closed"):
+            p.communicate(b"lost", timeout=10)
+        p.wait(timeout=10)
+    assert fake.counters()["RunningProcesses"] == 0

@@ -685,6 +685,8 @@ class Process(HandleOwner):
         if comm is None:
             if input and self.stdin is None:
                 raise ValueError("input was given but the process has no stdin (create it with stdin=True)")
+            if input and self.stdin is not None and self.stdin.closed:
+                raise ValueError("input was given but stdin is already closed")
             comm = self._communication = _Communication(self, bytes(input) if input else None, seconds is None)
         elif input:
             raise ValueError("input can only be given to the first communicate() call")
@@ -792,11 +794,20 @@ def _exit_code(status: Any) -> int:
     return int(code) & 0xFFFFFFFF
 
 
+def _check_input(input: Optional[bytes], kwargs: Dict[str, Any]) -> None:
+    # Before the process exists: afterwards a bad input would leave a process to clean up.
+    if input is not None and not isinstance(input, (bytes, bytearray, memoryview)):
+        raise TypeError(f"input must be bytes-like, not {type(input).__name__}")
+    if input and kwargs.get("stdin") is False:
+        raise ValueError("input was given with stdin=False")
+
+
 def run_process(system: "ComputeSystem", command_line: str, *, input: Optional[bytes] = None,
                 timeout: Optional[float] = None, **kwargs: Any) -> CompletedProcess:
     """``ComputeSystem.run``: *timeout* covers the whole call (create, input, output, exit); when it runs out the
     process is terminated and HcsProcessTimeoutError carries the output read until then."""
     seconds = _timeouts.check(timeout)
+    _check_input(input, kwargs)
     deadline = _timeouts.Deadline(seconds)
     kwargs.setdefault("stdin", input is not None)
     try:
@@ -839,6 +850,7 @@ async def run_process_async(system: "ComputeSystem", command_line: str, *, input
     is terminated (at once, or as soon as HCS delivers it when the create was still running)."""
     import asyncio
 
+    _check_input(input, kwargs)
     kwargs.setdefault("stdin", input is not None)
     process = await Process.create_async(system, command_line, **kwargs)
     try:
