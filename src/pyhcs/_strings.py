@@ -19,8 +19,8 @@ Document = Union[Mapping[str, Any], str, None]
 
 _NULL = ffi.NULL
 # A JSON-escaped NUL (an odd number of backslashes before u0000): json.dumps writes "\u0000" for a NUL in any
-# string, and HCS would cut that string there when it hands it to Win32.
-_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# string, and HCS would cut that string there when it hands it to Win32. Compiled on first need (import time).
+_ESCAPED_NUL_PATTERN = r"(?<!\\)(?:\\\\)*\\u0000"
 
 
 def to_wide(text: str, what: str = "string") -> Any:
@@ -65,7 +65,7 @@ def dump_document(document: Document, what: str = "document") -> Optional[str]:
         raise ValueError(f"{what} is nested too deeply to be serialised as JSON") from None
     except (TypeError, ValueError) as exc:  # a value JSON cannot hold (an object, NaN): the document's type is wrong
         raise TypeError(f"{what} cannot be serialised to JSON: {exc}") from None
-    if "\\u0000" in text and _ESCAPED_NUL.search(text):
+    if "\\u0000" in text and re.search(_ESCAPED_NUL_PATTERN, text):
         raise ValueError(f"{what} contains a string with an embedded NUL character (HCS would cut it there)")
     return text
 

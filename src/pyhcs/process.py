@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from datetime import datetime, timezone
 from typing import (
     IO,
     TYPE_CHECKING,
@@ -32,7 +30,6 @@ from . import _stdio, _timeouts, _trace
 from ._ffi import ffi, lib
 from ._handle_owner import HandleOwner
 from ._strings import Document, document_arg, take_document, to_wide
-from ._times import parse_timestamp
 from .enums import GENERIC_ALL, EventOptions, EventType
 from .errors import (
     HcsAccessDeniedError,
@@ -48,6 +45,7 @@ from .operation import Operation, RawProcessInfo, fire_and_forget, run, run_asyn
 
 if TYPE_CHECKING:
     import asyncio
+    from datetime import datetime
 
     from ._stdio import StdinWriter
     from .schema import ProcessModifyRequest, ProcessParameters, ProcessStatus, SignalProcessOptions
@@ -61,8 +59,7 @@ ERROR_INVALID_HANDLE_HRESULT = 0x80070006
 KILL_GRACE_SECONDS = 2.0
 
 _NULL = ffi.NULL
-# The ProcessModifyRequest hcsshim's CloseStdin sends; built once, kept alive for every operation that uses it.
-_CLOSE_STDIN = document_arg({"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}})
+_CLOSE_STDIN_REQUEST = {"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}}
 
 
 class ConsoleSize(NamedTuple):
@@ -560,8 +557,10 @@ class Process(HandleOwner):
             return
         self._stdin_close_sent = True
         raw = self._lease.raw
-        fire_and_forget("HcsModifyProcess", lambda h: lib.HcsModifyProcess(raw, h, _CLOSE_STDIN),
-                        keep=_CLOSE_STDIN, leases=(self._lease,), system_id=self.system.id, process_id=self.pid)
+        # hcsshim's CloseStdin request; the buffer lives until HCS is done with the operation (keep=).
+        request = document_arg(_CLOSE_STDIN_REQUEST, "ProcessModifyRequest")
+        fire_and_forget("HcsModifyProcess", lambda h: lib.HcsModifyProcess(raw, h, request),
+                        keep=request, leases=(self._lease,), system_id=self.system.id, process_id=self.pid)
 
     def _close_stdin_quietly(self) -> None:
         stdin = self.stdin
@@ -589,7 +588,7 @@ class Process(HandleOwner):
         if not self._take_stdin() or self._hub.has_exit:
             return
         try:
-            self.modify({"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}}, timeout=seconds)
+            self.modify(_CLOSE_STDIN_REQUEST, timeout=seconds)
         except HcsError as exc:
             if not self._already_gone(exc) and self.exit_code is None:
                 raise
@@ -603,8 +602,7 @@ class Process(HandleOwner):
         if not self._take_stdin() or self._hub.has_exit:
             return
         try:
-            await self._call_async("HcsModifyProcess", {"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}},
-                                   "ProcessModifyRequest")
+            await self._call_async("HcsModifyProcess", _CLOSE_STDIN_REQUEST, "ProcessModifyRequest")
         except HcsError as exc:
             if not self._already_gone(exc) and self.exit_code is None:
                 raise
@@ -633,6 +631,8 @@ class Process(HandleOwner):
     def started_at(self) -> Optional[datetime]:
         """When the process started (ProcessDetails.CreateTimestamp from the system's ProcessList, asked once and
         remembered); None when HCS does not list the process (it has exited)."""
+        from ._times import parse_timestamp  # datetime is imported only by programs that ask for times
+
         if self._started_at is None and not self._hub.has_exit:
             for entry in self.system.properties(["ProcessList"]).get("ProcessList") or []:
                 if isinstance(entry, dict) and entry.get("ProcessId") == self.pid:

@@ -10,14 +10,12 @@ same machinery (``operation.Operation``), completed by waiting or by the operati
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, List, Literal, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from . import _timeouts, _trace
 from ._ffi import ffi, lib
 from ._handles import Lease
 from ._strings import Document, document_arg, to_wide
-from ._times import duration_100ns, parse_timestamp
 from .enums import GENERIC_ALL, EventOptions, EventType
 from .errors import HcsAlreadyStoppedError, HcsError, HcsInvalidStateError, check_hresult
 from ._handle_owner import HandleOwner
@@ -25,6 +23,7 @@ from .operation import Operation, failed_future, fire_and_forget, run, run_async
 
 if TYPE_CHECKING:
     import asyncio
+    from datetime import datetime, timedelta
 
     from .process import CompletedProcess, Process
     from .schema import (
@@ -404,6 +403,8 @@ class ComputeSystem(HandleOwner):
     def started_at(self) -> Optional[datetime]:
         """When the system started, as HCS reports it now (Statistics.ContainerStartTime); None when HCS does not
         report it."""
+        from ._times import parse_timestamp  # datetime is imported only by programs that ask for times
+
         stats = self.properties(["Statistics"]).get("Statistics") or {}
         return parse_timestamp(stats.get("ContainerStartTime"))
 
@@ -411,6 +412,8 @@ class ComputeSystem(HandleOwner):
     def uptime(self) -> Optional[timedelta]:
         """How long the system has been running, as HCS reports it now (Statistics.Uptime100ns); None when HCS
         does not report it."""
+        from ._times import duration_100ns
+
         stats = self.properties(["Statistics"]).get("Statistics") or {}
         return duration_100ns(stats.get("Uptime100ns"))
 
