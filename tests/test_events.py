@@ -196,3 +196,35 @@ def test_a_late_subscriber_still_gets_the_exit(fake) -> None:
         system.on_event(after.append)
         callback_thread().flush(5)
         assert [e.type for e in after] == [pyhcs.EventType.SYSTEM_EXITED]
+
+
+def test_every_listener_gets_the_exit_exactly_once_however_pyhcs_learnt_it() -> None:
+    """pyhcs may learn an exit before its event (HcsWaitForProcessExit right after the create, when the process
+    ended before the callback was registered); the event HCS still delivers must not reach anyone twice -- not the
+    early subscriber, not the late one who was handed the recorded exit, not an event stream."""
+    import asyncio
+    import json
+
+    from pyhcs._delivery import callback_thread
+    from pyhcs.events import EventHub
+
+    status = {"ProcessId": 7, "Exited": True, "ExitCode": 0, "LastWaitResult": 0}
+    hub = EventHub(pyhcs.EventType.PROCESS_EXITED, "system", 7)
+    try:
+        early: list = []
+        hub.subscribe(early.append)
+
+        async def main() -> None:
+            stream = hub.stream()
+            assert hub.set_exit(status) is True
+            late: list = []
+            hub.subscribe(late.append)
+            hub._on_native_event(int(pyhcs.EventType.PROCESS_EXITED), json.dumps(status), None)  # HCS's own
+            assert [e.type async for e in stream] == [pyhcs.EventType.PROCESS_EXITED]
+            callback_thread().flush(5)
+            assert [e.data for e in early] == [status] and [e.data for e in late] == [status]
+
+        asyncio.run(main())
+        assert hub.native_exit_events == 1
+    finally:
+        hub.release()

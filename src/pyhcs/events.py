@@ -136,10 +136,14 @@ class EventHub:
             return
         self._fan_out(event, final=False)
 
-    def _on_exit_event(self, event: Event) -> None:
-        # The hot event: record the exit and take every listener under one lock acquisition.
+    def _on_exit_event(self, event: Event, native: bool = True) -> bool:
+        # The hot event: record the exit and take every listener under one lock acquisition. Listeners get the exit
+        # exactly once: HCS reports it once per handle, but pyhcs may have learnt it first (set_exit), and a
+        # late subscriber was handed the recorded one already.
         with self._lock:
-            self.native_exit_events += 1
+            if native:
+                self.native_exit_events += 1
+            duplicate = self._exit_data is not None
             first = not self._exited
             if first:
                 self._exit_data = event
@@ -155,7 +159,9 @@ class EventHub:
                 exit_event.set()
             for delivery, future in waiters:
                 delivery.call(self._resolve_exit, future)
-        self._deliver(event, callbacks, inline, streams, True)
+        if not duplicate:
+            self._deliver(event, callbacks, inline, streams, True)
+        return first
 
     def _fan_out(self, event: Event, final: bool) -> None:
         with self._lock:
@@ -185,21 +191,15 @@ class EventHub:
 
     # -- exit ----------------------------------------------------------------------------------------------
     def set_exit(self, data: Any) -> bool:
-        """Record the exit (the exit Event, or its parsed document); False if an exit was already recorded (an
-        exit is reported exactly once)."""
-        with self._lock:
-            if self._exited:
-                return False
-            self._exit_data = data
-            self._exit_time = time.time()
-            self._exited = True
-            waiters, self._exit_waiters = self._exit_waiters, []
-            event = self._exit_event
-        if event is not None:
-            event.set()
-        for delivery, future in waiters:
-            delivery.call(self._resolve_exit, future)
-        return True
+        """Record the exit learnt without an event (HcsWaitForProcessExit: the process ended before its callback
+        was registered) and tell every listener, as the event would have; False if an exit was already recorded
+        (an exit is reported exactly once)."""
+        if isinstance(data, Event):
+            event = data
+        else:
+            event = Event(self._exit_type, json.dumps(data), self._system_id, self._process_id)
+            event._data, event._parsed = data, True
+        return self._on_exit_event(event, native=False)
 
     def _resolve_exit(self, future: "asyncio.Future[Any]") -> None:
         if not future.done():
