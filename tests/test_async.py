@@ -178,7 +178,7 @@ def test_every_async_method_reaches_hcs() -> None:
             console = await system.create_process_async(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"),
                                                         emulate_console=True)
             async with console:
-                await console.resize_console_async(100, 40)
+                await console.resize_console_async(width=100, height=40)
                 await console.close_stdin_async()
                 await console.terminate_async()
                 await console.wait_async()

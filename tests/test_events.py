@@ -166,3 +166,67 @@ def test_crash_events_reach_callbacks_and_streams_in_order() -> None:
             assert len(report["CrashParameters"]) == 5
             assert events[2].data["ExitType"] == "UnexpectedExit"
         assert system.wait(timeout=10)["ExitType"] == "UnexpectedExit"
+
+
+def test_a_late_subscriber_still_gets_the_exit(fake) -> None:
+    """on_event() said "every event of this handle", yet events before the call were lost. Decided and documented:
+    events from the call on, except the exit, which is delivered at once to a subscriber that came too late --
+    the one event a program must never miss (the fake, like HCS, reports an exit once per handle)."""
+    import asyncio
+
+    from pyhcs._delivery import callback_thread
+
+    with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
+        system.start(timeout=10)
+        with system.create_process("exit 3" if not pyhcs._stdio._IS_WINDOWS else "cmd /c exit 3", stdin=False,
+                                   timeout=10) as p:
+            p.wait(timeout=10)
+            seen: list = []
+            p.on_event(seen.append)
+            callback_thread().flush(5)
+            assert [e.type for e in seen] == [pyhcs.EventType.PROCESS_EXITED]
+            assert seen[0].data["ExitCode"] == 3 and seen[0].process_id == p.pid
+
+            async def stream() -> list:
+                return [event async for event in p.events()]
+
+            late = asyncio.run(stream())
+            assert [e.type for e in late] == [pyhcs.EventType.PROCESS_EXITED]
+        system.terminate(timeout=10)
+        system.wait(timeout=10)
+        after: list = []
+        system.on_event(after.append)
+        callback_thread().flush(5)
+        assert [e.type for e in after] == [pyhcs.EventType.SYSTEM_EXITED]
+
+
+def test_every_listener_gets_the_exit_exactly_once_however_pyhcs_learnt_it() -> None:
+    """pyhcs may learn an exit before its event (HcsWaitForProcessExit right after the create, when the process
+    ended before the callback was registered); the event HCS still delivers must not reach anyone twice -- not the
+    early subscriber, not the late one who was handed the recorded exit, not an event stream."""
+    import asyncio
+    import json
+
+    from pyhcs._delivery import callback_thread
+    from pyhcs.events import EventHub
+
+    status = {"ProcessId": 7, "Exited": True, "ExitCode": 0, "LastWaitResult": 0}
+    hub = EventHub(pyhcs.EventType.PROCESS_EXITED, "system", 7)
+    try:
+        early: list = []
+        hub.subscribe(early.append)
+
+        async def main() -> None:
+            stream = hub.stream()
+            assert hub.set_exit(status) is True
+            late: list = []
+            hub.subscribe(late.append)
+            hub._on_native_event(int(pyhcs.EventType.PROCESS_EXITED), json.dumps(status), None)  # HCS's own
+            assert [e.type async for e in stream] == [pyhcs.EventType.PROCESS_EXITED]
+            callback_thread().flush(5)
+            assert [e.data for e in early] == [status] and [e.data for e in late] == [status]
+
+        asyncio.run(main())
+        assert hub.native_exit_events == 1
+    finally:
+        hub.release()

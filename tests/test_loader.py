@@ -88,3 +88,37 @@ def test_environment_override_is_read_at_first_use(fake_library: Path) -> None:
 
 def test_library_path_reports_the_override(fake_library: Path) -> None:
     assert Path(library_path("computecore")) == fake_library
+
+
+@pytest.mark.parametrize("variable", ["PYHCS_COMPUTECORE", "PYHCS_COMPUTESTORAGE"])
+@pytest.mark.parametrize("value", ["computecore.dll", "libfakehcs.so", os.path.join("build", "computecore.dll")])
+def test_environment_overrides_must_be_absolute_paths(fake_library: Path, variable: str, value: str) -> None:
+    """A relative name falls back to the DLL search order (application folder, current directory, PATH): the
+    variables are a trust boundary, so only an absolute path is accepted."""
+    env = {"PYHCS_COMPUTECORE": str(fake_library), variable: value}
+    result = _python("""
+        import pyhcs, pyhcs.storage
+        try:
+            pyhcs.ComputeSystem.enumerate()
+            pyhcs.storage.destroy_layer("/nonexistent")
+        except pyhcs.HcsUnavailableError as exc:
+            print("refused:", exc)
+        except pyhcs.HcsError:
+            print("loaded")
+    """, **env)
+    assert "refused:" in result.stdout and variable in result.stdout and "absolute" in result.stdout, \
+        result.stdout + result.stderr
+
+
+def test_use_library_pins_a_relative_path_at_the_call(fake_library: Path, tmp_path: Path) -> None:
+    """Loading is lazy: without pinning, a chdir between use_library() and the first call would change the file."""
+    here = os.getcwd()
+    try:
+        os.chdir(fake_library.parent)
+        use_library(os.path.join(".", fake_library.name))
+        os.chdir(tmp_path)
+        assert Path(library_path("computecore")) == fake_library
+        assert lib.has("HcsCreateOperation")
+    finally:
+        os.chdir(here)
+        use_library(fake_library)

@@ -1,14 +1,23 @@
-"""Write docs/api.md from the public API's signatures and docstrings (tests check it is up to date).
+"""Write docs/api.md from the public API's signatures and docstrings (tests check it is up to date and complete).
 
     python tools/gen_api_docs.py
+
+What is public: every name in ``pyhcs.__all__``, and ``pyhcs.service`` / ``pyhcs.storage``. For a class: its
+methods, properties and attributes whose names do not start with ``_`` (plus the context-manager and async-iterator
+protocols it implements), inherited ones included. Attributes are described by ``#:`` comments in the source (the
+Sphinx convention), before ``self.name = ...`` or a class-level annotation; tuple fields likewise. Nothing private
+is listed, and ``public_members`` is what the tests use to require a description for every entry.
 """
 
 from __future__ import annotations
 
+import enum
 import inspect
+import re
 import sys
+import textwrap
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -18,10 +27,23 @@ from pyhcs import service, storage  # noqa: E402
 
 HEADER = """# pyhcs API reference
 
-Generated from the docstrings by `python tools/gen_api_docs.py`; `tests/test_docs.py` fails when it is stale.
-Schema documents (`pyhcs.schema`) are TypedDicts named as Microsoft's HCS schema reference; errors are listed in
-`pyhcs.errors` (every `HcsError` subclass maps HRESULTs to a case you can catch).
+Generated from the docstrings by `python tools/gen_api_docs.py`; `tests/test_docs.py` fails when it is stale or
+when a public name lacks a description. Schema documents (`pyhcs.schema`) are TypedDicts named as Microsoft's HCS
+schema reference. Every exception pyhcs raises for HCS is an `HcsError` subclass listed under Errors; bad arguments
+raise `TypeError`/`ValueError` before anything reaches HCS, and file objects raise `OSError` as files do.
 """
+
+#: Protocol methods listed when a class defines them (everything else starting with "_" is private).
+PROTOCOLS = ("__enter__", "__aenter__", "__await__", "__aiter__")
+#: What a protocol method means, when it has no docstring of its own.
+PROTOCOL_TEXT = {
+    "__enter__": "``with`` support: leaving the block closes it.",
+    "__aenter__": "``async with`` support: leaving the block closes it.",
+    "__await__": "``await`` support.",
+    "__aiter__": "``async for`` support.",
+}
+#: Members of tuple and object that say nothing about pyhcs.
+_SKIP = {"count", "index"}
 
 
 def _doc(obj: Any) -> str:
@@ -32,6 +54,8 @@ def _summary(obj: Any, name: str = "") -> str:
     text = _doc(obj).split("\n\n")[0].replace("\n", " ")
     if not text and name.endswith("_async"):
         text = f"``{name[:-6]}`` for asyncio (completed through the operation callback)."
+    if not text and name in PROTOCOL_TEXT:
+        text = PROTOCOL_TEXT[name]
     return text
 
 
@@ -60,62 +84,118 @@ def _sig(obj: Any) -> str:
             text += ": " + _ann(p.annotation)
         if p.default is not p.empty:
             default = p.default
-            text += " = " + (default.name if hasattr(default, "name") and hasattr(default, "value") else repr(default))
+            text += " = " + (default.name if isinstance(default, enum.Enum) else repr(default))
         parts.append(text)
     ret = "" if sig.return_annotation is sig.empty else " -> " + _ann(sig.return_annotation)
     return "(" + ", ".join(parts) + ")" + ret
 
 
-def describe_class(name: str, cls: type) -> List[str]:
-    out = [f"## `{name}`", "", _doc(cls), ""]
-    members: dict = {}
-    for klass in reversed(cls.__mro__[:-1]):  # inherited members too (ComputeSystem and Process share a base)
+_ATTRIBUTE = re.compile(r"^\s*(?:self\.)?([A-Za-z]\w*)\s*(?::[^=]+)?(?:=.*)?$")
+
+
+def attribute_docs(cls: type) -> Dict[str, str]:
+    """``#:`` comments of *cls* and its bases: attribute name -> description."""
+    found: Dict[str, str] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        comment: List[str] = []
+        for line in source.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("#:"):
+                comment.append(stripped[2:].strip())
+                continue
+            if comment:
+                match = _ATTRIBUTE.match(line)
+                if match and not match.group(1).startswith("_"):
+                    found[match.group(1)] = " ".join(comment)
+            comment = []
+    return found
+
+
+def public_members(cls: type) -> List[Tuple[str, str, str]]:
+    """(name, kind, rendered line) for every public member of *cls*, inherited ones included."""
+    members: Dict[str, Any] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        if klass in (tuple, object):
+            continue
         members.update(vars(klass))
-    for attr, value in members.items():
-        if attr.startswith("_") and attr not in ("__enter__", "__aenter__"):
+    attrs = attribute_docs(cls)
+    fields = getattr(cls, "_fields", ())
+    out: List[Tuple[str, str, str]] = []
+    for name in fields:
+        out.append((name, "field", f"- `{name}` (field): {attrs.get(name, '')}"))
+    def is_data(value: Any) -> bool:  # a slot, a class-level annotation with a default: data, not behaviour
+        return not callable(value) and not isinstance(value, property)
+
+    for name in sorted(n for n in set(attrs) - set(fields) if n not in members or is_data(members[n])):
+        if not name.isupper():
+            out.append((name, "attribute", f"- `{name}` (attribute): {attrs[name]}"))
+    for name, value in members.items():
+        if name in fields or name in _SKIP or (name.startswith("_") and name not in PROTOCOLS):
             continue
-        if attr.startswith("__"):
-            continue
+        if is_data(value) and not name.isupper():
+            continue  # listed above (or an undocumented slot, which the tests catch through attribute_docs)
         target = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
         if isinstance(value, property):
-            out += [f"- `{attr}` (property): {_summary(value)}"]
-        elif callable(target):
-            first = _summary(target, attr)
+            out.append((name, "property", f"- `{name}` (property): {_summary(value)}"))
+        elif callable(target) and not isinstance(target, type):
+            first = _summary(target, name)
             prefix = "async " if inspect.iscoroutinefunction(target) else ""
-            out += [f"- `{prefix}{attr}{_sig(target)}`" + (f": {first}" if first else "")]
-    return out + [""]
+            out.append((name, "method", f"- `{prefix}{name}{_sig(target)}`: {first}"))
+        elif not callable(target) and not name.startswith("_") and name.isupper():
+            out.append((name, "constant", f"- `{name}` = `{value!r}`: {attrs.get(name, '')}"))
+    return out
+
+
+def describe_class(name: str, cls: type) -> List[str]:
+    bases = [b.__name__ for b in cls.__bases__ if b not in (object, tuple)]
+    title = f"## `{name}`" + (f" ({', '.join(bases)})" if bases and bases != ["HandleOwner"] else "")
+    return [title, "", _doc(cls), ""] + [line for _, _, line in public_members(cls)] + [""]
 
 
 def describe_function(name: str, fn: Any) -> List[str]:
-    first = _summary(fn, name)
-    return [f"- `{name}{_sig(fn)}`" + (f": {first}" if first else "")]
+    return [f"- `{name}{_sig(fn)}`: {_summary(fn, name)}"]
+
+
+#: Classes in the order the reference shows them; every other class in pyhcs.__all__ follows.
+CLASS_ORDER = ("ComputeSystem", "Process", "ProcessInfo", "CompletedProcess", "ConsoleSize", "StdinWriter",
+               "Operation", "Event", "EventStream")
+
+
+def public_classes() -> List[str]:
+    names = [n for n in pyhcs.__all__ if inspect.isclass(getattr(pyhcs, n))]
+    rest = [n for n in names if n not in CLASS_ORDER and not issubclass(getattr(pyhcs, n), (BaseException, enum.Enum))]
+    return list(CLASS_ORDER) + sorted(rest)
 
 
 def render() -> str:
     lines = [HEADER]
-    for name in ("ComputeSystem", "Process", "Operation", "Event", "EventStream", "ProcessInfo", "CompletedProcess"):
+    for name in public_classes():
         lines += describe_class(name, getattr(pyhcs, name))
     lines += ["## Functions", ""]
-    for name in ("use_library", "get_service_properties", "basic_information", "supported_schema_versions",
-                 "modify_service_settings", "process_parameters"):
+    for name in sorted(n for n in pyhcs.__all__ if inspect.isfunction(getattr(pyhcs, n))):
         lines += describe_function(f"pyhcs.{name}", getattr(pyhcs, name))
-    lines += ["", "## `pyhcs.service`", ""]
-    for name, fn in inspect.getmembers(service, inspect.isfunction):
-        if not name.startswith("_") and fn.__module__ == service.__name__:
-            lines += describe_function(f"service.{name}", fn)
-    lines += ["", "## `pyhcs.storage`", ""]
-    for name, fn in inspect.getmembers(storage, inspect.isfunction):
-        if not name.startswith("_") and fn.__module__ == storage.__name__:
-            lines += describe_function(f"storage.{name}", fn)
-    lines += ["", "## Errors", ""]
+    lines += [f"- `pyhcs.__version__`: the version of this package ({pyhcs.__version__!r})."]
+    for title, module in (("pyhcs.service", service), ("pyhcs.storage", storage)):
+        lines += ["", f"## `{title}`", "", _doc(module).split("\n\n")[0].replace("\n", " "), ""]
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if not name.startswith("_") and fn.__module__ == module.__name__:
+                lines += describe_function(f"{title.split('.')[1]}.{name}", fn)
+    lines += ["", "## Errors", "",
+              "Every class below is importable from `pyhcs`; `pyhcs.errors.ERROR_CLASSES` maps each HRESULT to its "
+              "class.", ""]
     for name in sorted(n for n in pyhcs.__all__ if n.startswith("Hcs")):
         cls = getattr(pyhcs, name)
         bases = ", ".join(b.__name__ for b in cls.__bases__)
         lines += [f"- `{name}({bases})`: {_summary(cls)}"]
     lines += ["", "## Enums", ""]
-    for name in ("OperationType", "EventType", "EventOptions"):
+    for name in sorted(n for n in pyhcs.__all__ if inspect.isclass(getattr(pyhcs, n))
+                       and issubclass(getattr(pyhcs, n), enum.Enum)):
         cls = getattr(pyhcs, name)
-        lines += [f"- `{name}`: " + ", ".join(f"{k}={int(m):#x}" for k, m in cls.__members__.items())]
+        lines += [f"- `{name}`: {_summary(cls)} " + ", ".join(f"{k}={int(m):#x}" for k, m in cls.__members__.items())]
     return "\n".join(lines).rstrip() + "\n"
 
 

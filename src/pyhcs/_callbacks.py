@@ -104,10 +104,35 @@ def _on_event(event: Any, context: Any) -> None:
         _report(exc)
 
 
-#: The one HCS_OPERATION_COMPLETION trampoline; lives as long as the module (i.e. the process).
-operation_trampoline = ffi.callback("HCS_OPERATION_COMPLETION", _on_operation_completion)
-#: The one HCS_EVENT_CALLBACK trampoline.
-event_trampoline = ffi.callback("HCS_EVENT_CALLBACK", _on_event)
+# The cffi callbacks live as long as the module (i.e. the process). HCS is given them through a native gate
+# (``_gate``), which interpreter exit closes so that a late callback never enters a finalized interpreter.
+_operation_callback = ffi.callback("HCS_OPERATION_COMPLETION", _on_operation_completion)
+_event_callback = ffi.callback("HCS_EVENT_CALLBACK", _on_event)
+_trampolines_lock = threading.Lock()
+
+
+def _gated(callback: Any, ctype: str) -> Any:
+    from ._gate import gates
+
+    address = gates.wrap(int(_cast("uintptr_t", callback)))
+    return callback if address is None else _cast(ctype, address)
+
+
+def __getattr__(name: str) -> Any:
+    """``operation_trampoline`` (HCS_OPERATION_COMPLETION) and ``event_trampoline`` (HCS_EVENT_CALLBACK), the one
+    function pointer of each callback type that pyhcs gives HCS; built at first use (module ``__getattr__``, PEP
+    562), so ``import pyhcs`` does not pay for the gate, and a plain global afterwards."""
+    if name not in ("operation_trampoline", "event_trampoline"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _trampolines_lock:
+        value = globals().get(name)
+        if value is None:
+            if name == "operation_trampoline":
+                value = _gated(_operation_callback, "HCS_OPERATION_COMPLETION")
+            else:
+                value = _gated(_event_callback, "HCS_EVENT_CALLBACK")
+            globals()[name] = value
+    return value
 
 
 def context_pointer(key: int) -> Any:

@@ -14,37 +14,56 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
-from . import _callbacks
+from . import _callbacks, _trace
 from .errors import HcsClosedError
 
 ERROR_INVALID_HANDLE_HRESULT = 0x80070006
+
+#: What a lease's owner is, asked when an error must name it: (description, system id, process id). A function,
+#: because a process learns its pid only after HcsCreateProcess completed.
+Identity = Callable[[], Tuple[str, Optional[str], Optional[int]]]
+
+# Every lease whose native handle is still open: interpreter exit closes them (``_exit``), since HcsClose* is HCS's
+# own guarantee that no event callback of that handle runs afterwards.
+_open: "set[Lease]" = set()
 
 
 class Lease:
     """A counted native handle: ``acquire()``/``release()`` around each use; ``close()`` once."""
 
-    __slots__ = ("raw", "_closer", "_what", "_lock", "_users", "_closing", "_closed", "_on_closed")
+    __slots__ = ("raw", "_closer", "_close_name", "_identity", "_lock", "_users", "_closing", "_closed", "_on_closed",
+                 "__weakref__")
 
-    def __init__(self, raw: Any, closer: Callable[[Any], None], what: str) -> None:
+    def __init__(self, raw: Any, closer: Callable[[Any], None], identity: Identity,
+                 close_name: str = "close") -> None:
         self.raw = raw
         self._closer = closer
-        self._what = what
+        self._close_name = close_name
+        self._identity = identity
         self._lock = threading.Lock()
         self._users = 0
         self._closing = False
         self._closed = threading.Event()
         self._on_closed: Optional[Callable[[], None]] = None
+        _open.add(self)
 
     @property
     def closing(self) -> bool:
         return self._closing
 
-    def acquire(self) -> Any:
+    def closed_error(self, function: Optional[str] = None) -> HcsClosedError:
+        """The error for using this handle after close(), naming the handle, its ids and the call."""
+        what, system_id, process_id = self._identity()
+        return HcsClosedError(ERROR_INVALID_HANDLE_HRESULT, f"{what} is closed", name="ERROR_INVALID_HANDLE",
+                              function=function, system_id=system_id, process_id=process_id)
+
+    def acquire(self, function: Optional[str] = None) -> Any:
+        """Count one more user of the handle; HcsClosedError (naming *function*) once close() was called."""
         with self._lock:
             if self._closing:
-                raise HcsClosedError(ERROR_INVALID_HANDLE_HRESULT, f"{self._what} is closed", name="ERROR_INVALID_HANDLE")
+                raise self.closed_error(function)
             self._users += 1
             return self.raw
 
@@ -78,17 +97,28 @@ class Lease:
     def _do_close(self) -> None:
         if self._closed.is_set():
             return
+        t0 = _trace.now() if _trace.enabled() else None
         try:
             self._closer(self.raw)
         finally:
+            if t0 is not None:
+                _, system_id, process_id = self._identity()
+                _trace.call(self._close_name, 0, t0, system_id, process_id)
             self._closed.set()
+            _open.discard(self)
             cb, self._on_closed = self._on_closed, None
             if cb is not None:
                 cb()
 
 
+def open_leases() -> "list[Lease]":
+    """Every lease whose native handle is not closed yet."""
+    return list(_open)
+
+
 class _CloserThread:
-    """Runs native closes that were requested on an HCS callback thread."""
+    """Runs native closes that were requested on an HCS callback thread. A daemon (it never ends by itself), so
+    interpreter exit flushes it (``flush``) rather than dropping the closes still queued."""
 
     def __init__(self) -> None:
         self._queue: "queue.SimpleQueue[Callable[[], None]]" = queue.SimpleQueue()
@@ -97,6 +127,12 @@ class _CloserThread:
 
     def submit(self, fn: Callable[[], None]) -> None:
         self._queue.put(fn)
+
+    def flush(self, timeout: Optional[float]) -> bool:
+        """Wait until everything queued so far has run; False if that took longer than *timeout*."""
+        done = threading.Event()
+        self._queue.put(done.set)
+        return done.wait(timeout)
 
     def _run(self) -> None:
         while True:
@@ -111,6 +147,12 @@ class _CloserThread:
 
 _closer: Optional[_CloserThread] = None
 _closer_lock = threading.Lock()
+
+
+def flush_closes(timeout: Optional[float]) -> bool:
+    """Run the closes queued on the closer thread (interpreter exit); True when none is left."""
+    closer = _closer
+    return True if closer is None else closer.flush(timeout)
 
 
 def _closer_thread() -> _CloserThread:

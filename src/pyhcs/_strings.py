@@ -9,6 +9,7 @@ rejected with ``ValueError`` before any FFI call. Strings HCS returns are copied
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Mapping, Optional, Union
 
 from ._ffi import ffi, local_free
@@ -17,6 +18,9 @@ from ._ffi import ffi, local_free
 Document = Union[Mapping[str, Any], str, None]
 
 _NULL = ffi.NULL
+# A JSON-escaped NUL (an odd number of backslashes before u0000): json.dumps writes "\u0000" for a NUL in any
+# string, and HCS would cut that string there when it hands it to Win32. Compiled on first need (import time).
+_ESCAPED_NUL_PATTERN = r"(?<!\\)(?:\\\\)*\\u0000"
 
 
 def to_wide(text: str, what: str = "string") -> Any:
@@ -56,9 +60,14 @@ def dump_document(document: Document, what: str = "document") -> Optional[str]:
     if not isinstance(document, Mapping):
         raise TypeError(f"{what} must be a mapping, a JSON string or None, not {type(document).__name__}")
     try:
-        return json.dumps(document, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        text = json.dumps(document, separators=(",", ":"), allow_nan=False)
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply to be serialised as JSON") from None
+    except (TypeError, ValueError) as exc:  # a value JSON cannot hold (an object, NaN): the document's type is wrong
         raise TypeError(f"{what} cannot be serialised to JSON: {exc}") from None
+    if "\\u0000" in text and re.search(_ESCAPED_NUL_PATTERN, text):
+        raise ValueError(f"{what} contains a string with an embedded NUL character (HCS would cut it there)")
+    return text
 
 
 def document_arg(document: Document, what: str = "document") -> Any:
@@ -72,6 +81,8 @@ def parse_document(text: Optional[str]) -> Any:
         return None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise ValueError("HCS returned a document nested too deeply to parse") from None
     except ValueError as exc:
         excerpt = text if len(text) <= 200 else text[:200] + "..."
         raise ValueError(f"HCS returned a document that is not JSON ({exc}): {excerpt!r}") from None

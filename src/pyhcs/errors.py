@@ -338,6 +338,35 @@ class HcsTimeoutError(HcsError, TimeoutError):
     default_hresult = HResult.HCS_E_OPERATION_TIMEOUT
 
 
+class HcsProcessTimeoutError(HcsTimeoutError):
+    """``run()`` or ``communicate()`` ran out of time (the timeout covers the whole call, as in
+    ``subprocess.run``).
+
+    ``stdout`` and ``stderr`` hold the output read until then (``output`` is ``stdout``, as on
+    ``subprocess.TimeoutExpired``), ``timeout`` the limit in seconds and ``command_line`` the command.
+    ``run()`` killed the process; ``communicate()`` leaves it running and may be called again -- nothing read
+    is lost."""
+
+    stdout: bytes
+    stderr: bytes
+    timeout: Optional[float]
+    command_line: Optional[str]
+
+    def __init__(self, hresult: Optional[int] = None, message: Optional[str] = None, *, stdout: bytes = b"",
+                 stderr: bytes = b"", timeout: Optional[float] = None, command_line: Optional[str] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(hresult, message, **kwargs)
+        self.stdout = stdout
+        self.stderr = stderr
+        self.timeout = timeout
+        self.command_line = command_line
+
+    @property
+    def output(self) -> bytes:
+        """The same as ``stdout`` (``subprocess.TimeoutExpired``'s name)."""
+        return self.stdout
+
+
 class HcsAccessDeniedError(HcsError, PermissionError):
     """HCS needs an administrator or a member of the Hyper-V Administrators group (https://aka.ms/hcsadmin)."""
 
@@ -719,6 +748,7 @@ __all__ = [
     "HcsOperationAlreadyStartedError",
     "HcsOperationNotStartedError",
     "HcsOperationPendingError",
+    "HcsProcessTimeoutError",
     "HcsServiceDisconnectedError",
     "HcsTerminatedError",
     "HcsTimeoutError",

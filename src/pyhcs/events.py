@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
 
-from . import _callbacks
+from . import _callbacks, _trace
 from ._delivery import LoopDelivery, callback_thread, delivery_for, reject
 from .enums import EventType
 from .errors import HcsClosedError, HcsError, HcsServiceDisconnectedError
 
 if TYPE_CHECKING:
     import asyncio
+    from datetime import datetime
 
 HCS_E_SERVICE_DISCONNECT = 0x8037011E
 ERROR_INVALID_HANDLE_HRESULT = 0x80070006
@@ -43,9 +45,13 @@ class Event:
 
     def __init__(self, type: Union[EventType, int], raw: Optional[str], system_id: Optional[str],
                  process_id: Optional[int] = None) -> None:
+        #: The EventType (an int for a type this pyhcs does not know).
         self.type = type
+        #: EventData as HCS sent it (JSON text), or None.
         self.raw = raw
+        #: The compute system the event is about.
         self.system_id = system_id
+        #: The process the event is about (process events), else None.
         self.process_id = process_id
         self._parsed = False
         self._data: Any = None
@@ -83,6 +89,7 @@ def _event_type(value: int) -> Union[EventType, int]:
 
 EventCallback = Callable[[Event], None]
 _END = object()
+_trace_enabled = _trace.enabled
 
 
 class EventHub:
@@ -99,6 +106,7 @@ class EventHub:
         self._inline: List[EventCallback] = []  # run on the HCS thread (subscribe(inline=True))
         self._streams: List["EventStream"] = []
         self._exit_data: Any = None
+        self._exit_time: Optional[float] = None
         self._exited = False  # set under _lock; _exit_event exists only once a thread waits synchronously
         self._exit_event: Optional[threading.Event] = None
         self._failure: Optional[HcsError] = None
@@ -109,6 +117,8 @@ class EventHub:
     # -- fed by HCS ----------------------------------------------------------------------------------------
     def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any) -> None:
         event = Event(_event_type(event_type), event_data, self._system_id, self._process_id)
+        if _trace_enabled():
+            _trace.event(getattr(event.type, "name", hex(event_type)), self._system_id, self._process_id, event_data)
         if event.type == self._exit_type:
             self._on_exit_event(event)
             return
@@ -126,13 +136,18 @@ class EventHub:
             return
         self._fan_out(event, final=False)
 
-    def _on_exit_event(self, event: Event) -> None:
-        # The hot event: record the exit and take every listener under one lock acquisition.
+    def _on_exit_event(self, event: Event, native: bool = True) -> bool:
+        # The hot event: record the exit and take every listener under one lock acquisition. Listeners get the exit
+        # exactly once: HCS reports it once per handle, but pyhcs may have learnt it first (set_exit), and a
+        # late subscriber was handed the recorded one already.
         with self._lock:
-            self.native_exit_events += 1
+            if native:
+                self.native_exit_events += 1
+            duplicate = self._exit_data is not None
             first = not self._exited
             if first:
                 self._exit_data = event
+                self._exit_time = time.time()
                 self._exited = True
                 waiters, self._exit_waiters = self._exit_waiters, []
                 exit_event = self._exit_event
@@ -144,7 +159,9 @@ class EventHub:
                 exit_event.set()
             for delivery, future in waiters:
                 delivery.call(self._resolve_exit, future)
-        self._deliver(event, callbacks, inline, streams, True)
+        if not duplicate:
+            self._deliver(event, callbacks, inline, streams, True)
+        return first
 
     def _fan_out(self, event: Event, final: bool) -> None:
         with self._lock:
@@ -174,20 +191,15 @@ class EventHub:
 
     # -- exit ----------------------------------------------------------------------------------------------
     def set_exit(self, data: Any) -> bool:
-        """Record the exit (the exit Event, or its parsed document); False if an exit was already recorded (an
-        exit is reported exactly once)."""
-        with self._lock:
-            if self._exited:
-                return False
-            self._exit_data = data
-            self._exited = True
-            waiters, self._exit_waiters = self._exit_waiters, []
-            event = self._exit_event
-        if event is not None:
-            event.set()
-        for delivery, future in waiters:
-            delivery.call(self._resolve_exit, future)
-        return True
+        """Record the exit learnt without an event (HcsWaitForProcessExit: the process ended before its callback
+        was registered) and tell every listener, as the event would have; False if an exit was already recorded
+        (an exit is reported exactly once)."""
+        if isinstance(data, Event):
+            event = data
+        else:
+            event = Event(self._exit_type, json.dumps(data), self._system_id, self._process_id)
+            event._data, event._parsed = data, True
+        return self._on_exit_event(event, native=False)
 
     def _resolve_exit(self, future: "asyncio.Future[Any]") -> None:
         if not future.done():
@@ -195,7 +207,20 @@ class EventHub:
 
     @property
     def exited(self) -> bool:
+        """Whether waiting is over: the exit arrived, the handle was closed or the service disconnected."""
         return self._exited
+
+    @property
+    def has_exit(self) -> bool:
+        """Whether the exit itself (SystemExited / ProcessExited) was recorded."""
+        return self._exit_data is not None
+
+    def exit_time(self) -> "Optional[datetime]":
+        """When the exit was recorded (pyhcs's clock, UTC), or None."""
+        from datetime import datetime, timezone
+
+        stamp = self._exit_time
+        return None if stamp is None else datetime.fromtimestamp(stamp, timezone.utc)
 
     @property
     def exit_data(self) -> Any:
@@ -228,6 +253,7 @@ class EventHub:
                 stream._push(_END)
 
     def wait_exit(self, timeout: Optional[float], what: str) -> Any:
+        """Wait for the exit (*timeout*: seconds already checked by ``_timeouts.check``, None: no limit)."""
         with self._lock:
             exited = self._exited
             if not exited and self._exit_event is None:
@@ -267,6 +293,17 @@ class EventHub:
         return self._exit_result()
 
     # -- listeners -----------------------------------------------------------------------------------------
+    def exit_event(self) -> Optional[Event]:
+        """The exit event if it arrived (rebuilt from the document when the exit was learnt without an event)."""
+        data = self._exit_data
+        if data is None:
+            return None
+        if isinstance(data, Event):
+            if data.process_id is None and self._process_id is not None:  # it came before the create completed
+                return Event(data.type, data.raw, data.system_id, self._process_id)
+            return data
+        return Event(self._exit_type, json.dumps(data), self._system_id, self._process_id)
+
     def subscribe(self, callback: EventCallback, inline: bool = False) -> Callable[[], None]:
         if not callable(callback):
             raise TypeError("an event callback must be callable")
@@ -275,6 +312,11 @@ class EventHub:
                 self._inline = self._inline + [callback]
             else:
                 self._callbacks = self._callbacks + [callback]
+            late = self._exit_data is not None
+        if late:  # the exit already happened: a late subscriber still gets it (on the event thread)
+            exit_event = self.exit_event()
+            if exit_event is not None:
+                callback_thread().call(callback, exit_event)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -294,7 +336,11 @@ class EventHub:
             if not ended:
                 self._streams = self._streams + [stream]
         if ended:
-            stream._push(_END)
+            exit_event = self.exit_event()
+            if exit_event is not None:
+                stream._push(exit_event, True)
+            else:
+                stream._push(_END)
         return stream
 
     def _remove_stream(self, stream: "EventStream") -> None:
@@ -306,7 +352,7 @@ class EventHub:
         """The handle is closing: wake every waiter with a clear 'closed' error."""
         self.fail(
             HcsClosedError(
-                ERROR_INVALID_HANDLE_HRESULT, f"{what} was closed", name="ERROR_INVALID_HANDLE",
+                ERROR_INVALID_HANDLE_HRESULT, f"{what} was closed", name="ERROR_INVALID_HANDLE", function="wait",
                 system_id=self._system_id, process_id=self._process_id,
             )
         )
@@ -354,6 +400,7 @@ class EventStream:
         return item
 
     async def aclose(self) -> None:
+        """Stop listening (what ``async with`` does on exit); the stream then ends."""
         self._ended = True
         self._hub._remove_stream(self)
 

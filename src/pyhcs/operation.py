@@ -9,17 +9,20 @@ Never abandon an operation (hcsshim internal/hcs/v2/operation.go, internal/compu
 synchronous wait times out, HcsCancelOperation is tried (documented to return E_NOTIMPL), the timeout is raised,
 and the operation -- with its handle, the handles it uses and the buffers it was given -- is adopted by a background
 thread that waits for HCS to finish before releasing anything. An awaited operation whose task is cancelled runs to
-completion the same way, its context kept in the registry until its completion callback.
+completion the same way, its context kept in the registry until its completion callback. When what pyhcs gave up on
+would have produced an object (a system, a process), its owner disposes of that object once HCS delivers it
+(``Operation._when_finished``), as hcsshim terminates a system whose create timed out.
+
+Every HCS call is logged at DEBUG through the ``pyhcs`` logger (``_trace``): function, ids, HRESULT, duration.
 """
 
 from __future__ import annotations
 
-import atexit
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, NamedTuple, Optional, Sequence, Tuple
 
-from . import _callbacks
+from . import _callbacks, _timeouts, _trace
 from ._delivery import LoopDelivery, delivery_for, reject
 from ._ffi import ffi, lib
 from ._strings import parse_document, take_wide
@@ -34,7 +37,6 @@ if TYPE_CHECKING:
 HCS_E_OPERATION_TIMEOUT = 0x80370118
 HCS_E_OPERATION_PENDING = 0x80370117
 E_OUTOFMEMORY = 0x8007000E
-_MAX_FINITE_MS = 0xFFFFFFFE
 
 _NULL = ffi.NULL
 _new = ffi.new
@@ -42,19 +44,19 @@ _cast = ffi.cast
 _operations = _callbacks.operations
 
 
+_enabled = _trace.enabled
+_now = _trace.now
+
+
 def timeout_ms(timeout: Optional[float]) -> int:
-    """HCS wait timeout in milliseconds for *timeout* seconds (None: INFINITE)."""
-    if timeout is None:
-        return INFINITE
-    if timeout != timeout or timeout < 0:  # NaN or negative
-        raise ValueError(f"timeout must be None or >= 0 seconds, not {timeout!r}")
-    ms = int(timeout * 1000)
-    return ms if ms <= _MAX_FINITE_MS else _MAX_FINITE_MS
+    """HCS wait timeout in milliseconds for *timeout* seconds, by pyhcs's one timeout rule (``_timeouts``)."""
+    return _timeouts.to_ms(_timeouts.check(timeout))
 
 
-class ProcessInfo(NamedTuple):
-    """HCS_PROCESS_INFORMATION: the process id and its std handles, owned by the caller (None: not created).
-    Handle values are Win32 HANDLEs on Windows and file descriptors elsewhere (the fake's convention)."""
+class RawProcessInfo(NamedTuple):
+    """HCS_PROCESS_INFORMATION as HCS returned it: the process id and its std handles (None: not created). Handle
+    values are Win32 HANDLEs on Windows and file descriptors elsewhere (the fake's convention); whoever takes them
+    owns them (``Process`` turns them into files at once)."""
 
     process_id: int
     stdin: Optional[int]
@@ -69,13 +71,13 @@ def _handle_value(handle: Any) -> Optional[int]:
     return None if value == -1 else value  # INVALID_HANDLE_VALUE: stream not created (hcsshim v2/utils.go)
 
 
-def _process_info(info: Any) -> ProcessInfo:
-    return ProcessInfo(
+def _process_info(info: Any) -> RawProcessInfo:
+    return RawProcessInfo(
         int(info.ProcessId), _handle_value(info.StdInput), _handle_value(info.StdOutput), _handle_value(info.StdError)
     )
 
 
-def _discard_process_info(info: Optional[ProcessInfo]) -> None:
+def _discard_process_info(info: Optional[RawProcessInfo]) -> None:
     if info is not None:
         from ._stdio import close_handle
 
@@ -104,10 +106,16 @@ def _collect(handle: Any, want_info: bool, wait_ms: Optional[int] = None) -> Tup
     return hr, take_wide(doc[0]), info
 
 
-class Operation:
-    """One HCS_OPERATION tracking one HCS call (``id``, ``type``, the system/process it acts on, its result).
+FinishedHook = Callable[[Optional[BaseException]], None]
 
-    Wait for it with ``wait(timeout)`` or ``await operation``. The handle is closed by pyhcs when HCS is done."""
+
+class Operation:
+    """One HCS_OPERATION tracking one HCS call: ``function``, ``system_id``, ``process_id``, the HCS operation
+    ``id`` and ``type``, and its result.
+
+    ``ComputeSystem.begin()`` returns one. Wait for it with ``wait(timeout)`` or ``await operation``; ``done()``
+    tells whether HCS finished it and ``result`` gives the parsed result document (or raises the call's error).
+    pyhcs closes the HCS handle when HCS is done with it."""
 
     __slots__ = (
         "function",
@@ -124,15 +132,17 @@ class Operation:
         "_done",
         "_disposed",
         "_adopted",
-        "process_info",
+        "_process_info",
         "_id",
         "_type",
         "_after",
+        "_hooks",
         "_future",
         "_delivery",
         "_transform",
         "_on_error",
         "_orphan",
+        "_t0",
     )
 
     def __init__(
@@ -145,14 +155,18 @@ class Operation:
         system_id: Optional[str] = None,
         process_id: Optional[int] = None,
     ) -> None:
+        #: The HCS function this operation tracks ("HcsStartComputeSystem" ...).
         self.function = function
+        #: The compute system it acts on (None for calls such as HcsEnumerateComputeSystems).
         self.system_id = system_id
+        #: The process it acts on, or None.
         self.process_id = process_id
-        self.process_info: Optional[ProcessInfo] = None
+        self._process_info: Optional[RawProcessInfo] = None
         self._want_info = process_info
         self._keep: Any = None
         self._lock = threading.Lock()
         self._after: Optional[List[Callable[[], None]]] = None
+        self._hooks: Optional[List[FinishedHook]] = None
         self._future: Optional["asyncio.Future[Any]"] = None
         self._orphan = False
         self._outcome: Optional[Tuple[Any, Optional[BaseException]]] = None
@@ -162,10 +176,11 @@ class Operation:
         self._adopted = False
         self._id: Optional[int] = None
         self._type: Optional[OperationType] = None
+        self._t0: Optional[float] = _now() if _enabled() else None
         acquired: List["Lease"] = []
         try:
             for lease in leases:
-                lease.acquire()
+                lease.acquire(function)
                 acquired.append(lease)
         except BaseException:
             for lease in acquired:
@@ -177,7 +192,7 @@ class Operation:
         try:
             if notify:
                 self._waiters = []
-                self._key = _callbacks.operations.add(self)
+                self._key = _operations.add(self)
                 handle = lib.HcsCreateOperation(_callbacks.context_pointer(self._key), _callbacks.operation_trampoline)
             else:
                 handle = lib.HcsCreateOperation(_NULL, _NULL)
@@ -190,16 +205,17 @@ class Operation:
             raise error_from_hresult(E_OUTOFMEMORY, function="HcsCreateOperation")
         self._handle = handle
 
-    # -- starting -------------------------------------------------------------------------------------------
-    def future(
+    # -- starting (pyhcs internals) ---------------------------------------------------------------------------
+    def _future_on(
         self,
         loop: "asyncio.AbstractEventLoop",
-        transform: Optional[Callable[[Any, Optional[ProcessInfo]], Any]] = None,
+        transform: Optional[Callable[[Any, Optional[RawProcessInfo]], Any]] = None,
         on_error: Optional[Callable[[BaseException], None]] = None,
     ) -> "asyncio.Future[Any]":
-        """Before ``start()``: the asyncio future this operation settles on *loop* -- the lean path of the async
+        """Before ``_start()``: the asyncio future this operation settles on *loop* -- the lean path of the async
         API (no Task, one wakeup per batch). The result document is parsed and ``transform``ed on the loop;
-        ``on_error`` runs there when the call failed or the future was cancelled before it completed."""
+        ``on_error`` runs there when the call failed (with its error) or the future was cancelled before it
+        completed (with CancelledError: the call succeeded and nobody takes its result)."""
         future: "asyncio.Future[Any]" = loop.create_future()
         self._future = future
         self._delivery = delivery_for(loop)
@@ -207,7 +223,7 @@ class Operation:
         self._on_error = on_error
         return future
 
-    def start(self, call: Callable[[Any], int], keep: Any = None) -> "Operation":
+    def _start(self, call: Callable[[Any], int], keep: Any = None) -> "Operation":
         """Run ``call(operation_handle)`` (an HCS function); a failing HRESULT means nothing was started."""
         self._keep = keep  # input buffers stay alive until HCS is finished with the operation
         try:
@@ -219,10 +235,12 @@ class Operation:
             # Nothing was started, but HCS may have put a ResultError on the operation (e.g. HCS_E_INVALID_JSON).
             text = _collect(self._handle, False)[1]
             self._dispose()
+            if self._t0 is not None:
+                _trace.call(self.function, hr, self._t0, self.system_id, self.process_id, "returned by the call")
             raise self._error(hr, text)
         return self
 
-    def detach(self) -> None:
+    def _detach(self) -> None:
         """Nobody will wait for this started operation: let pyhcs release it when HCS finishes it, and close the
         std handles it may produce, which nobody owns now."""
         discard = False
@@ -238,20 +256,45 @@ class Operation:
                 self._waiters = []
         if self._key:
             if discard:
-                _discard_process_info(self.process_info)
-                self.process_info = None
+                _discard_process_info(self._process_info)
+                self._process_info = None
             return
         _reaper.adopt(self)
 
+    def _when_finished(self, hook: FinishedHook) -> None:
+        """Run ``hook(error)`` once HCS finished this operation and pyhcs released it: error None when the call
+        succeeded, else its exception. Runs at once when that already happened. This is how an owner disposes
+        of what a call it gave up on produced (a system whose create timed out, a process nobody awaited)."""
+        with self._lock:
+            outcome = self._outcome
+            if outcome is None or not self._disposed:
+                if self._hooks is None:
+                    self._hooks = []
+                self._hooks.append(hook)
+                return
+        hook(outcome[1])
+
+    def _run_hooks(self) -> None:
+        with self._lock:
+            hooks, self._hooks = self._hooks, None
+            outcome = self._outcome
+        if hooks and outcome is not None:
+            for hook in hooks:
+                try:
+                    hook(outcome[1])
+                except Exception as exc:  # noqa: BLE001 - a disposal failing must not stop the others
+                    _callbacks._report(exc)
+
     # -- facts --------------------------------------------------------------------------------------------
-    def keep_facts(self) -> "Operation":
+    def _keep_facts(self) -> "Operation":
         """Make ``id`` and ``type`` readable after pyhcs closed the operation (read just before closing)."""
         self._id = -1
         return self
 
     @property
     def id(self) -> Optional[int]:
-        """HcsGetOperationId (read while the operation is open; see ``keep_facts``)."""
+        """HcsGetOperationId: HCS's id of this operation (kept after pyhcs closed the operation for operations
+        from ``begin()``)."""
         with self._lock:
             if self._id in (None, -1) and not self._disposed:
                 return int(lib.HcsGetOperationId(self._handle))
@@ -259,13 +302,14 @@ class Operation:
 
     @property
     def type(self) -> Optional[OperationType]:
-        """HcsGetOperationType: the kind of call this operation tracks."""
+        """HcsGetOperationType: the kind of call this operation tracks (``OperationType.START`` ...)."""
         with self._lock:
             if self._type is None and not self._disposed:
                 return OperationType(lib.HcsGetOperationType(self._handle))
         return self._type
 
     def done(self) -> bool:
+        """Whether HCS has finished the call (its result or error is available in ``result``)."""
         return self._outcome is not None
 
     @property
@@ -283,9 +327,10 @@ class Operation:
         """Wait for HCS to finish the call; return its parsed result document or raise its error.
 
         On timeout raises ``HcsTimeoutError``; the operation keeps running and is released when HCS finishes."""
+        seconds = _timeouts.check(timeout)
         if self._key or self._adopted or self._disposed:
-            return self._wait_event(timeout)
-        hr, text, info = _collect(self._handle, self._want_info, timeout_ms(timeout))
+            return self._wait_event(seconds)
+        hr, text, info = _collect(self._handle, self._want_info, _timeouts.to_ms(seconds))
         if (hr & 0xFFFFFFFF) == HCS_E_OPERATION_TIMEOUT:
             if self._still_running():
                 self._abandon_wait(timeout)
@@ -293,7 +338,12 @@ class Operation:
             hr, text, info = _collect(self._handle, self._want_info)
         self._dispose()
         value, exc = self._outcome_from(hr, text, info)
-        self._outcome = (value, exc)
+        with self._lock:
+            self._outcome = (value, exc)
+        if self._t0 is not None:
+            _trace.call(self.function, hr, self._t0, self.system_id, self.process_id)
+        if self._hooks is not None:
+            self._run_hooks()
         if exc is not None:
             raise exc
         return value
@@ -308,6 +358,9 @@ class Operation:
         self._done = threading.Event()
         self._waiters = []
         self._adopted = True
+        if self._t0 is not None:
+            _trace.call(self.function, HCS_E_OPERATION_TIMEOUT, self._t0, self.system_id, self.process_id,
+                        "the wait timed out; HCS keeps running the operation")
         _reaper.adopt(self)
         raise error_from_hresult(
             HCS_E_OPERATION_TIMEOUT,
@@ -318,14 +371,14 @@ class Operation:
             process_id=self.process_id,
         )
 
-    def _wait_event(self, timeout: Optional[float]) -> Any:
+    def _wait_event(self, seconds: Optional[float]) -> Any:
         if self._outcome is None:
             with self._lock:
                 finished = self._outcome is not None
                 if self._done is None:
                     self._done = threading.Event()
                 done = self._done
-            if not finished and not done.wait(timeout):
+            if not finished and not done.wait(seconds):
                 raise error_from_hresult(
                     HCS_E_OPERATION_TIMEOUT, function=self.function, system_id=self.system_id,
                     process_id=self.process_id,
@@ -366,6 +419,8 @@ class Operation:
         hr, text, info = _collect(operation, self._want_info)
         self._dispose()  # "An operation can be closed from within a callback" (HcsCloseOperation.md)
         value, exc = self._outcome_from(hr, text, info)
+        if self._t0 is not None:
+            _trace.call(self.function, hr, self._t0, self.system_id, self.process_id)
         self._finish(value, exc)
 
     def _on_native_error(self, exc: BaseException) -> None:
@@ -380,20 +435,22 @@ class Operation:
         self._release()
         future = self._future
         assert future is not None
+        if self._t0 is not None:
+            _trace.call(self.function, hr, self._t0, self.system_id, self.process_id)
         value, exc = self._outcome_from(hr, text, info)
         if exc is None and self._transform is not None and not future.done():
             try:
-                value = self._transform(value, self.process_info)
+                value = self._transform(value, self._process_info)
             except BaseException as transform_exc:  # noqa: BLE001 - goes to the awaiting task
                 exc = transform_exc
         self._outcome = (value, exc)
         if future.done():  # cancelled meanwhile: nobody will own what the call produced
-            _discard_process_info(self.process_info)
-            self.process_info = None
+            _discard_process_info(self._process_info)
+            self._process_info = None
             if self._on_error is not None:
                 import asyncio
 
-                self._on_error(asyncio.CancelledError())
+                self._on_error(exc if exc is not None else asyncio.CancelledError())
         elif exc is not None:
             if self._on_error is not None:
                 self._on_error(exc)
@@ -405,13 +462,18 @@ class Operation:
         """The awaiting loop was closed before this completed: nobody can be told, so give everything back here
         (leases, hooks, std handles), as cancellation does."""
         self._release()
-        if len(args) == 3 and args[2] is not None:
-            _discard_process_info(_process_info(args[2]))
+        error: Optional[BaseException] = args[0] if len(args) == 1 else None
+        if len(args) == 3:
+            hr, text, info = args
+            if info is not None:
+                _discard_process_info(_process_info(info))
+            if hr < 0:
+                error = self._error(hr, text)
         if self._on_error is not None:
             try:
                 import asyncio
 
-                self._on_error(asyncio.CancelledError())
+                self._on_error(error if error is not None else asyncio.CancelledError())
             except Exception:  # noqa: BLE001 - no one to report to
                 pass
 
@@ -432,8 +494,8 @@ class Operation:
             done = self._done
             orphan = self._orphan
         if orphan:  # detached: nobody will take the std handles
-            _discard_process_info(self.process_info)
-            self.process_info = None
+            _discard_process_info(self._process_info)
+            self._process_info = None
         if done is not None:
             done.set()
         if waiters:
@@ -442,11 +504,13 @@ class Operation:
                     delivery.call(self._deliver_value, future, value)
                 else:
                     delivery.call(reject, future, exc)
+        if self._hooks is not None:
+            self._run_hooks()
 
     def _deliver_value(self, future: "asyncio.Future[Any]", value: Any) -> None:
         if future.done():  # the awaiting task was cancelled: nobody will own the std handles
-            _discard_process_info(self.process_info)
-            self.process_info = None
+            _discard_process_info(self._process_info)
+            self._process_info = None
         else:
             future.set_result(value)
 
@@ -456,7 +520,7 @@ class Operation:
                 _discard_process_info(_process_info(info))
             return None, self._error(hr, text)
         if info is not None:
-            self.process_info = _process_info(info)
+            self._process_info = _process_info(info)
         try:
             return parse_document(text), None
         except ValueError as exc:
@@ -465,7 +529,7 @@ class Operation:
     def _error(self, hr: int, text: Optional[str]) -> HcsError:
         return error_from_hresult(hr, text, function=self.function, system_id=self.system_id, process_id=self.process_id)
 
-    def after_release(self, fn: Callable[[], None]) -> None:
+    def _after_release(self, fn: Callable[[], None]) -> None:
         """Run *fn* once HCS is done with this operation and pyhcs has released it (at once if it already is)."""
         with self._lock:
             if not self._disposed:
@@ -479,7 +543,7 @@ class Operation:
         with self._lock:
             if self._disposed:
                 return
-            if self._id == -1 and self._handle != _NULL:  # keep_facts(): read them while the handle is open
+            if self._id == -1 and self._handle != _NULL:  # _keep_facts(): read them while the handle is open
                 self._id = int(lib.HcsGetOperationId(self._handle))
                 self._type = OperationType(lib.HcsGetOperationType(self._handle))
             self._disposed = True
@@ -514,20 +578,24 @@ def run(
     process_info: bool = False,
     system_id: Optional[str] = None,
     process_id: Optional[int] = None,
-) -> Tuple[Any, Optional[ProcessInfo]]:
+) -> Tuple[Any, Optional[RawProcessInfo]]:
     """Create an operation, start ``call`` with it, wait, close: the synchronous path.
 
-    Returns (parsed result document, process info or None). Without a timeout nothing can be abandoned, so the
-    common case runs inline with no Operation object (the sync benchmark's hot path)."""
+    Returns (parsed result document, process info or None). The timeout is checked before anything starts.
+    Without a timeout nothing can be abandoned, so the common case runs inline with no Operation object (the sync
+    benchmark's hot path)."""
+    if timeout is not None:
+        timeout = _timeouts.check(timeout)
     if timeout is not None or process_info:
         op = Operation(function, leases=leases, process_info=process_info, system_id=system_id,
                        process_id=process_id)
-        op.start(call, keep)
-        return op.wait(timeout), op.process_info
+        op._start(call, keep)
+        return op.wait(timeout), op._process_info
+    t0 = _now() if _enabled() else None
     acquired: List["Lease"] = []
     try:
         for lease in leases:
-            lease.acquire()
+            lease.acquire(function)
             acquired.append(lease)
         handle = lib.HcsCreateOperation(_NULL, _NULL)
         if handle == _NULL:
@@ -543,6 +611,8 @@ def run(
     finally:
         for lease in acquired:
             lease.release()
+    if t0 is not None:
+        _trace.call(function, hr, t0, system_id, process_id)
     if hr < 0:
         raise error_from_hresult(hr, text, function=function, system_id=system_id, process_id=process_id)
     return parse_document(text), None
@@ -557,7 +627,7 @@ def run_async(
     process_info: bool = False,
     system_id: Optional[str] = None,
     process_id: Optional[int] = None,
-    transform: Optional[Callable[[Any, Optional[ProcessInfo]], Any]] = None,
+    transform: Optional[Callable[[Any, Optional[RawProcessInfo]], Any]] = None,
     on_error: Optional[Callable[[BaseException], None]] = None,
 ) -> "asyncio.Future[Any]":
     """``run`` for asyncio: a future settled through the operation's completion callback. Failures to start are
@@ -566,14 +636,35 @@ def run_async(
     try:
         op = Operation(function, leases=leases, process_info=process_info, notify=True, system_id=system_id,
                        process_id=process_id)
-        future = op.future(loop, transform, on_error)
-        op.start(call, keep)
+        future = op._future_on(loop, transform, on_error)
+        op._start(call, keep)
     except BaseException as exc:  # noqa: BLE001 - reported at await like every other failure
         if on_error is not None:
             on_error(exc)
         future = loop.create_future()
         future.set_exception(exc)
     return future
+
+
+def fire_and_forget(
+    function: str,
+    call: Callable[[Any], int],
+    *,
+    keep: Any = None,
+    leases: Sequence["Lease"] = (),
+    system_id: Optional[str] = None,
+    process_id: Optional[int] = None,
+) -> bool:
+    """Start a call nobody waits for (disposing of something pyhcs gave up on): its completion callback releases
+    it, whatever the outcome. Never blocks on HCS and never raises; False when it could not be started (the
+    handle is closed, HCS refused it)."""
+    try:
+        op = Operation(function, leases=leases, notify=True, system_id=system_id, process_id=process_id)
+        op._start(call, keep)
+    except Exception:  # noqa: BLE001 - best effort by definition; the error is in the DEBUG log
+        return False
+    op._detach()
+    return True
 
 
 def _running_loop() -> "asyncio.AbstractEventLoop":
@@ -598,69 +689,92 @@ def failed_future(exc: BaseException) -> "asyncio.Future[Any]":
 
 
 class _Reaper:
-    """Owns operations whose synchronous wait timed out until HCS finishes them."""
+    """One thread owns every operation whose synchronous wait timed out, until HCS finishes it.
+
+    Such an operation has no completion callback (the sync path waits with HcsWaitForOperationResult), so the
+    reaper polls them all with HcsGetOperationResult -- every millisecond at first, backing off to every 50 ms --
+    and releases each as it finishes. One thread whatever the number (1,500 timed-out calls once made 1,451
+    threads, and an exit that took minutes); it ends when nothing is left and starts again on the next timeout."""
+
+    MAX_INTERVAL = 0.05
 
     def __init__(self) -> None:
-        self._threads: "set[threading.Thread]" = set()
         self._lock = threading.Lock()
+        self._ops: List[Operation] = []
+        self._wake = threading.Event()
+        self._thread: Optional[threading.Thread] = None
 
     def adopt(self, op: Operation) -> None:
-        t = threading.Thread(target=self._finish, args=(op,), name=f"pyhcs-reaper-{op.function}", daemon=True)
         with self._lock:
-            self._threads.add(t)
-        t.start()
+            self._ops.append(op)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pyhcs-reaper", daemon=True)
+                self._thread.start()
+        self._wake.set()
 
-    def _finish(self, op: Operation) -> None:
+    def _run(self) -> None:
+        interval = 0.001
+        while True:
+            with self._lock:
+                ops = list(self._ops)
+                if not ops:
+                    self._thread = None
+                    return
+            finished = [op for op in ops if not op._still_running()]
+            if finished:
+                gone = set(map(id, finished))
+                with self._lock:
+                    self._ops = [op for op in self._ops if id(op) not in gone]
+                for op in finished:
+                    self._finish(op)
+                interval = 0.001
+                continue
+            self._wake.wait(interval)
+            if self._wake.is_set():
+                self._wake.clear()
+                interval = 0.001
+            else:
+                interval = min(interval * 2, self.MAX_INTERVAL)
+
+    @staticmethod
+    def _finish(op: Operation) -> None:
         try:
-            hr, text, info = _collect(op._handle, op._want_info, INFINITE)
+            hr, text, info = _collect(op._handle, op._want_info)
             op._dispose()
             value, exc = op._outcome_from(hr, text, info)
-            _discard_process_info(op.process_info)  # the caller already gave up on this call
-            op.process_info = None
+            _discard_process_info(op._process_info)  # the caller already gave up on this call
+            op._process_info = None
             op._finish(value, exc)
-        finally:
-            with self._lock:
-                self._threads.discard(threading.current_thread())
+        except BaseException as exc:  # noqa: BLE001 - the reaper must outlive one failing release
+            _callbacks._report(exc)
 
-    def pending(self) -> "list[threading.Thread]":
+    def pending(self) -> int:
         with self._lock:
-            return list(self._threads)
+            return len(self._ops)
 
 
 _reaper = _Reaper()
 
-#: How long interpreter exit waits for operations still in flight (seconds).
+#: How long interpreter exit waits for HCS to finish operations still in flight (seconds); see ``pyhcs._exit``.
 EXIT_GRACE_SECONDS = 10.0
 
 
 def outstanding() -> int:
-    """Operations HCS has not finished yet (awaited or adopted after a timeout)."""
-    return len(_callbacks.operations) + len(_reaper.pending())
+    """Operations HCS has not finished yet (awaited ones, and those adopted after a timed-out wait)."""
+    return len(_operations) + _reaper.pending()
 
 
 def drain(timeout: float) -> bool:
-    """Wait until no operation is in flight; True if none is left."""
+    """Wait until no operation is in flight, at most *timeout* seconds; True if none is left."""
     deadline = time.monotonic() + timeout
-    while True:
-        threads = _reaper.pending()
-        ops = _callbacks.operations.snapshot()
-        if not threads and not ops:
-            return True
+    delay = 0.001
+    while outstanding():
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        for t in threads:
-            t.join(min(remaining, 0.05))
-        for op in ops:
-            if isinstance(op, Operation):
-                with op._lock:
-                    if op._done is None:
-                        op._done = threading.Event()
-                    done = op._done
-                done.wait(min(max(deadline - time.monotonic(), 0), 0.05))
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.02)
+    return True
 
 
-@atexit.register
-def _wait_at_exit() -> None:
-    # A completion callback that arrives after the interpreter is gone never returns to HCS: wait for them first.
-    drain(EXIT_GRACE_SECONDS)
+from . import _exit  # noqa: E402,F401 - registers the interpreter-exit sequence (it imports this module)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
+from . import _trace
 from ._ffi import ffi, lib
 from ._strings import Document, document_arg, take_document, to_wide
 from .errors import check_hresult
@@ -31,7 +32,7 @@ def get_service_properties(query: ServiceQuery = ("Basic",)) -> "ServiceProperti
     "Basic", "CpuGroup", "ProcessorTopology", "ContainerCredentialGuard", "QoSCapabilities")."""
     q = document_arg(_query(query), "Service_PropertyQuery")
     result = ffi.new("PWSTR *")
-    hr = lib.HcsGetServiceProperties(q, result)
+    hr = _trace.timed("HcsGetServiceProperties", lib.HcsGetServiceProperties, q, result)
     doc = take_document(result[0])
     check_hresult(hr, doc if hr < 0 else None, function="HcsGetServiceProperties")
     return cast("ServiceProperties", doc or {})
@@ -55,7 +56,7 @@ def modify_service_settings(settings: Union[Mapping[str, Any], str]) -> Any:
     """HcsModifyServiceSettings with a ModificationRequest (PropertyType "CpuGroup" | "ContainerCredentialGuard")."""
     s = document_arg(settings, "ModificationRequest")
     result = ffi.new("PWSTR *")
-    hr = lib.HcsModifyServiceSettings(s, result)
+    hr = _trace.timed("HcsModifyServiceSettings", lib.HcsModifyServiceSettings, s, result)
     doc = take_document(result[0])
     check_hresult(hr, doc if hr < 0 else None, function="HcsModifyServiceSettings")
     return doc
@@ -64,12 +65,12 @@ def modify_service_settings(settings: Union[Mapping[str, Any], str]) -> Any:
 def submit_wer_report(crash_report: Union[Mapping[str, Any], str]) -> None:
     """HcsSubmitWerReport: hand a CrashReport (from a SystemCrashReport event) to Windows Error Reporting."""
     s = document_arg(crash_report, "CrashReport")
-    check_hresult(lib.HcsSubmitWerReport(s), function="HcsSubmitWerReport")
+    check_hresult(_trace.timed("HcsSubmitWerReport", lib.HcsSubmitWerReport, s), function="HcsSubmitWerReport")
 
 
 def _path_call(function: str, *paths: Optional[str]) -> None:
     args = [to_wide(p, "path") for p in paths if p is not None]
-    check_hresult(getattr(lib, function)(*args), function=function)
+    check_hresult(_trace.timed(function, getattr(lib, function), *args), function=function)
 
 
 def create_empty_guest_state_file(path: str) -> None:
@@ -88,6 +89,7 @@ def grant_vm_access(vm_id: str, path: str) -> None:
 
 
 def revoke_vm_access(vm_id: str, path: str) -> None:
+    """HcsRevokeVmAccess: undo ``grant_vm_access``."""
     _path_call("HcsRevokeVmAccess", vm_id, path)
 
 
@@ -97,4 +99,5 @@ def grant_vm_group_access(path: str) -> None:
 
 
 def revoke_vm_group_access(path: str) -> None:
+    """HcsRevokeVmGroupAccess: undo ``grant_vm_group_access``."""
     _path_call("HcsRevokeVmGroupAccess", path)

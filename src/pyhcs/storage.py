@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Union
 
+from . import _trace
 from ._ffi import ffi, storage_lib
 from ._strings import Document, document_arg, take_wide, to_wide
 from .errors import check_hresult
@@ -27,94 +28,105 @@ def _handle(value: int) -> Any:
     return ffi.cast("HANDLE", value)
 
 
-def _check(function: str, hr: int) -> None:
-    check_hresult(hr, function=function)
+def _call(function: str, *args: Any) -> None:
+    """Call computestorage's *function* (synchronous: it returns its HRESULT) and raise its error."""
+    check_hresult(_trace.timed(function, getattr(storage_lib, function), *args), function=function)
 
 
 def import_layer(layer_path: str, source_folder: str, layer_data: LayerDataArg) -> None:
     """HcsImportLayer: make *layer_path* a container layer from an exported layer in *source_folder*."""
-    _check("HcsImportLayer", storage_lib.HcsImportLayer(
-        _path(layer_path, "layer path"), _path(source_folder, "source folder"), document_arg(layer_data, "LayerData")))
+    _call(
+        "HcsImportLayer",
+        _path(layer_path, "layer path"), _path(source_folder, "source folder"), document_arg(layer_data, "LayerData"))
 
 
 def export_layer(layer_path: str, export_folder: str, layer_data: LayerDataArg, options: Document = None) -> None:
     """HcsExportLayer: write the layer at *layer_path* (with its parents in *layer_data*) to *export_folder*."""
-    _check("HcsExportLayer", storage_lib.HcsExportLayer(
+    _call(
+        "HcsExportLayer",
         _path(layer_path, "layer path"), _path(export_folder, "export folder"), document_arg(layer_data, "LayerData"),
-        document_arg(options, "ExportLayerOptions")))
+        document_arg(options, "ExportLayerOptions"))
 
 
 def export_legacy_writable_layer(mount_path: str, folder_path: str, export_folder: str,
                                  layer_data: LayerDataArg) -> None:
     """HcsExportLegacyWritableLayer: export a legacy (pre-1809) writable layer."""
-    _check("HcsExportLegacyWritableLayer", storage_lib.HcsExportLegacyWritableLayer(
+    _call(
+        "HcsExportLegacyWritableLayer",
         _path(mount_path, "mount path"), _path(folder_path, "folder path"), _path(export_folder, "export folder"),
-        document_arg(layer_data, "LayerData")))
+        document_arg(layer_data, "LayerData"))
 
 
 def destroy_layer(layer_path: str) -> None:
     """HcsDestroyLayer: delete a layer and its files."""
-    _check("HcsDestroyLayer", storage_lib.HcsDestroyLayer(_path(layer_path, "layer path")))
+    _call("HcsDestroyLayer", _path(layer_path, "layer path"))
 
 
 def setup_base_os_layer(layer_path: str, vhd_handle: int, options: Document) -> None:
     """HcsSetupBaseOSLayer: set up a base OS layer on a VHD (OsLayerOptions)."""
-    _check("HcsSetupBaseOSLayer", storage_lib.HcsSetupBaseOSLayer(
-        _path(layer_path, "layer path"), _handle(vhd_handle), document_arg(options, "OsLayerOptions")))
+    _call(
+        "HcsSetupBaseOSLayer",
+        _path(layer_path, "layer path"), _handle(vhd_handle), document_arg(options, "OsLayerOptions"))
 
 
 def setup_base_os_volume(layer_path: str, volume_path: str, options: Document) -> None:
     """HcsSetupBaseOSVolume: set up a base OS layer on a mounted volume."""
-    _check("HcsSetupBaseOSVolume", storage_lib.HcsSetupBaseOSVolume(
-        _path(layer_path, "layer path"), _path(volume_path, "volume path"), document_arg(options, "OsLayerOptions")))
+    _call(
+        "HcsSetupBaseOSVolume",
+        _path(layer_path, "layer path"), _path(volume_path, "volume path"), document_arg(options, "OsLayerOptions"))
 
 
 def initialize_writable_layer(layer_path: str, layer_data: LayerDataArg, options: Document = None) -> None:
     """HcsInitializeWritableLayer: create the writable (scratch) layer of a container."""
-    _check("HcsInitializeWritableLayer", storage_lib.HcsInitializeWritableLayer(
-        _path(layer_path, "layer path"), document_arg(layer_data, "LayerData"), document_arg(options, "options")))
+    _call(
+        "HcsInitializeWritableLayer",
+        _path(layer_path, "layer path"), document_arg(layer_data, "LayerData"), document_arg(options, "options"))
 
 
 def initialize_legacy_writable_layer(mount_path: str, folder_path: str, layer_data: LayerDataArg,
                                      options: Document = None) -> None:
     """HcsInitializeLegacyWritableLayer: the pre-1809 form of initialize_writable_layer."""
-    _check("HcsInitializeLegacyWritableLayer", storage_lib.HcsInitializeLegacyWritableLayer(
+    _call(
+        "HcsInitializeLegacyWritableLayer",
         _path(mount_path, "mount path"), _path(folder_path, "folder path"), document_arg(layer_data, "LayerData"),
-        document_arg(options, "options")))
+        document_arg(options, "options"))
 
 
 def attach_layer_storage_filter(layer_path: str, layer_data: LayerDataArg) -> None:
     """HcsAttachLayerStorageFilter: set up the layer filter so the layer can be used (e.g. mounted on the host)."""
-    _check("HcsAttachLayerStorageFilter", storage_lib.HcsAttachLayerStorageFilter(
-        _path(layer_path, "layer path"), document_arg(layer_data, "LayerData")))
+    _call(
+        "HcsAttachLayerStorageFilter",
+        _path(layer_path, "layer path"), document_arg(layer_data, "LayerData"))
 
 
 def detach_layer_storage_filter(layer_path: str) -> None:
     """HcsDetachLayerStorageFilter: undo attach_layer_storage_filter."""
-    _check("HcsDetachLayerStorageFilter", storage_lib.HcsDetachLayerStorageFilter(_path(layer_path, "layer path")))
+    _call("HcsDetachLayerStorageFilter", _path(layer_path, "layer path"))
 
 
 def attach_overlay_filter(volume_mount_point: str, layer_data: LayerDataArg) -> None:
     """HcsAttachOverlayFilter (newer Windows): overlay the layers of *layer_data* on a volume."""
-    _check("HcsAttachOverlayFilter", storage_lib.HcsAttachOverlayFilter(
-        _path(volume_mount_point, "volume mount point"), document_arg(layer_data, "LayerData")))
+    _call(
+        "HcsAttachOverlayFilter",
+        _path(volume_mount_point, "volume mount point"), document_arg(layer_data, "LayerData"))
 
 
 def detach_overlay_filter(volume_mount_point: str, layer_data: LayerDataArg) -> None:
     """HcsDetachOverlayFilter (newer Windows): undo attach_overlay_filter."""
-    _check("HcsDetachOverlayFilter", storage_lib.HcsDetachOverlayFilter(
-        _path(volume_mount_point, "volume mount point"), document_arg(layer_data, "LayerData")))
+    _call(
+        "HcsDetachOverlayFilter",
+        _path(volume_mount_point, "volume mount point"), document_arg(layer_data, "LayerData"))
 
 
 def format_writable_layer_vhd(vhd_handle: int) -> None:
     """HcsFormatWritableLayerVhd: format a VHD as a writable layer."""
-    _check("HcsFormatWritableLayerVhd", storage_lib.HcsFormatWritableLayerVhd(_handle(vhd_handle)))
+    _call("HcsFormatWritableLayerVhd", _handle(vhd_handle))
 
 
 def get_layer_vhd_mount_path(vhd_handle: int) -> Optional[str]:
     """HcsGetLayerVhdMountPath: where the layer VHD is mounted (the string is LocalFree'd for you)."""
     out = ffi.new("PWSTR *")
-    hr = storage_lib.HcsGetLayerVhdMountPath(_handle(vhd_handle), out)
+    hr = _trace.timed("HcsGetLayerVhdMountPath", storage_lib.HcsGetLayerVhdMountPath, _handle(vhd_handle), out)
     path = take_wide(out[0])
-    _check("HcsGetLayerVhdMountPath", hr)
+    check_hresult(hr, function="HcsGetLayerVhdMountPath")
     return path

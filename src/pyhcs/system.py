@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, List, Literal, Mapping, Optional, Sequence, Tuple, Union, cast
 
+from . import _timeouts, _trace
 from ._ffi import ffi, lib
 from ._handles import Lease
 from ._strings import Document, document_arg, to_wide
 from .enums import GENERIC_ALL, EventOptions, EventType
 from .errors import HcsAlreadyStoppedError, HcsError, HcsInvalidStateError, check_hresult
 from ._handle_owner import HandleOwner
-from .operation import Operation, failed_future, run, run_async
+from .operation import Operation, failed_future, fire_and_forget, run, run_async
 
 if TYPE_CHECKING:
     import asyncio
+    from datetime import datetime, timedelta
 
     from .process import CompletedProcess, Process
     from .schema import (
@@ -55,9 +57,45 @@ def _none(result: Any, info: Any) -> None:
     return None
 
 
+def _true(result: Any, info: Any) -> bool:
+    return True
+
+
+def _already_stopped_is(inner: "asyncio.Future[Any]", value: Any) -> "asyncio.Future[Any]":
+    """*inner*, except that HcsAlreadyStoppedError becomes the result *value* (shutdown/terminate of a stopped
+    system is not an error, as in hcsshim)."""
+    outer: "asyncio.Future[Any]" = inner.get_loop().create_future()
+
+    def settle(done: "asyncio.Future[Any]") -> None:
+        if outer.done():
+            return
+        if done.cancelled():
+            outer.cancel()
+            return
+        exc = done.exception()
+        if exc is None:
+            outer.set_result(done.result())
+        elif isinstance(exc, HcsAlreadyStoppedError):
+            outer.set_result(value)
+        else:
+            outer.set_exception(exc)
+
+    inner.add_done_callback(settle)
+    return outer
+
+
 def _check_exit_action(value: str) -> None:
     if value not in ("terminate", "shutdown", "leave"):
         raise ValueError(f"exit_action must be 'terminate', 'shutdown' or 'leave', not {value!r}")
+
+
+#: What ``begin()`` starts: the HCS functions that take (HCS_SYSTEM, HCS_OPERATION, options document).
+BEGIN_FUNCTIONS = frozenset({
+    "HcsStartComputeSystem", "HcsShutDownComputeSystem", "HcsTerminateComputeSystem", "HcsCrashComputeSystem",
+    "HcsPauseComputeSystem", "HcsResumeComputeSystem", "HcsSaveComputeSystem", "HcsGetComputeSystemProperties",
+    "HcsModifyComputeSystem", "HcsInitializeLiveMigrationOnSource", "HcsStartLiveMigrationOnSource",
+    "HcsStartLiveMigrationTransfer", "HcsFinalizeLiveMigration",
+})
 
 
 class ComputeSystem(HandleOwner):
@@ -70,16 +108,34 @@ class ComputeSystem(HandleOwner):
     ShouldTerminateOnLastHandleClosed, in which case HCS terminates the system when its last handle closes."""
 
     def __init__(self, system_id: str, raw: Any, exit_action: ExitAction, event_options: EventOptions,
-                 defer_close: Optional[Callable[[Callable[[], None]], None]] = None) -> None:
+                 on_failure: Optional[Callable[[HandleOwner], None]] = None) -> None:
         _check_exit_action(exit_action)
+        #: The compute system's id (the name HCS knows it by).
         self.id = system_id
+        #: What leaving a ``with`` block does to a system that has not exited: "terminate", "shutdown" or "leave".
         self.exit_action: ExitAction = exit_action
-        self._own(raw, f"compute system {system_id!r}", "HcsCloseComputeSystem", "HcsSetComputeSystemCallback",
-                  EventType.SYSTEM_EXITED, event_options, defer_close, system_id)
+        self._own(raw, "HcsCloseComputeSystem", "HcsSetComputeSystemCallback", EventType.SYSTEM_EXITED,
+                  event_options, on_failure, system_id)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("exited" if self._hub.exited else "open")
+        state = "closed" if self._closed else ("exited" if self._hub.has_exit else "open")
         return f"<ComputeSystem {self.id!r} {state}>"
+
+    def _identity(self) -> Tuple[str, Optional[str], Optional[int]]:
+        return f"compute system {self.id!r}", self.id, None
+
+    def _dispose_unwanted(self, error: Optional[BaseException]) -> None:
+        """pyhcs gave up on the create that made this handle (timed out, cancelled, or its event registration
+        failed) and HCS has now finished it. When the create succeeded, nobody else holds the system: unless
+        exit_action is "leave" it is terminated (a never-started system cannot shut down), as hcsshim terminates
+        a system whose create timed out. Then the handle closes."""
+        if error is None and self.exit_action != "leave":
+            raw = self._lease.raw
+            fire_and_forget("HcsTerminateComputeSystem", lambda h: lib.HcsTerminateComputeSystem(raw, h, _NULL),
+                            leases=(self._lease,), system_id=self.id)
+        self._closed = True
+        self._hub.closed(self._identity()[0])
+        self._close_native()
 
     # -- getting a handle ----------------------------------------------------------------------------------
     @classmethod
@@ -94,12 +150,13 @@ class ComputeSystem(HandleOwner):
         doc = document_arg(document, "ComputeSystem document")
         out = ffi.new("HCS_SYSTEM *")
         op = Operation("HcsCreateComputeSystem", notify=notify, system_id=system_id)
-        op.start(lambda h: lib.HcsCreateComputeSystem(idw, doc, h, _NULL, out), keep=(idw, doc))
+        op._start(lambda h: lib.HcsCreateComputeSystem(idw, doc, h, _NULL, out), keep=(idw, doc))
         # The handle exists as soon as the call returns; register for events before the system can do anything.
         try:
-            system = cls(system_id, out[0], exit_action, event_options, op.after_release)
+            system = cls(system_id, out[0], exit_action, event_options,
+                         lambda half_made: op._when_finished(half_made._dispose_unwanted))
         except BaseException:
-            op.detach()
+            op._detach()
             raise
         return system, op
 
@@ -113,12 +170,16 @@ class ComputeSystem(HandleOwner):
         exit_action: ExitAction = "terminate",
         event_options: EventOptions = EventOptions.NONE,
     ) -> "ComputeSystem":
-        """HcsCreateComputeSystem: create (not start) a compute system from a ComputeSystem document."""
+        """HcsCreateComputeSystem: create (not start) a compute system from a ComputeSystem document.
+
+        If the create times out, HCS finishes it later; pyhcs then disposes of the system nobody can reach
+        (terminated unless exit_action is "leave") -- never closing the handle while HCS still uses it."""
+        seconds = _timeouts.check(timeout)
         system, op = cls._begin_create(system_id, document, False, exit_action, event_options)
         try:
-            op.wait(timeout)
+            op.wait(seconds)
         except BaseException:
-            op.after_release(system.close)  # never close the handle while HCS may still use it
+            op._when_finished(system._dispose_unwanted)
             raise
         return system
 
@@ -131,7 +192,8 @@ class ComputeSystem(HandleOwner):
         exit_action: ExitAction = "terminate",
         event_options: EventOptions = EventOptions.NONE,
     ) -> "asyncio.Future[ComputeSystem]":
-        """``create`` for asyncio: ``system = await ComputeSystem.create_async(id, document)``."""
+        """``create`` for asyncio: ``system = await ComputeSystem.create_async(id, document)``. If the awaiting task
+        is cancelled, the system HCS creates anyway is disposed of when it arrives (as after a create timeout)."""
         try:
             _check_exit_action(exit_action)
             idw = to_wide(system_id, "system id")
@@ -142,25 +204,29 @@ class ComputeSystem(HandleOwner):
             return failed_future(exc)
         out = ffi.new("HCS_SYSTEM *")
         made: List[Any] = []  # the ComputeSystem, or the error registering its events
-        closes: List[Callable[[], None]] = []  # closes that must wait until HCS finished the create
+        half_made: List[HandleOwner] = []  # a system whose event registration failed: disposed of with the rest
+        created_ok: List[bool] = []
 
         def created(_: Any, __: Any) -> "ComputeSystem":
+            created_ok.append(True)
             if isinstance(made[0], BaseException):
                 raise made[0]
             return cast(ComputeSystem, made[0])
 
-        def failed(_: BaseException) -> None:  # runs once the operation is over: HCS no longer uses the handle
-            if made and isinstance(made[0], ComputeSystem):
-                made[0].close()
-            for close in closes:
-                close()
+        def failed(exc: BaseException) -> None:  # runs once the operation is over: HCS no longer uses the handle
+            import asyncio
+
+            # CancelledError: the create succeeded but nobody awaits it; so does an error raised by ``created``.
+            error = None if created_ok or isinstance(exc, asyncio.CancelledError) else exc
+            for owner in half_made + [m for m in made if isinstance(m, ComputeSystem)]:
+                owner._dispose_unwanted(error)
 
         future = run_async("HcsCreateComputeSystem", lambda h: lib.HcsCreateComputeSystem(idw, doc, h, _NULL, out),
                            keep=(idw, doc), system_id=system_id, transform=created, on_error=failed)
         if out[0] != _NULL:
             # Settling runs on this loop after we return, so the system is registered for events before that.
             try:
-                made.append(cls(system_id, out[0], exit_action, event_options, closes.append))
+                made.append(cls(system_id, out[0], exit_action, event_options, half_made.append))
             except BaseException as exc:  # noqa: BLE001
                 made.append(exc)
         return future
@@ -173,7 +239,8 @@ class ComputeSystem(HandleOwner):
         _check_exit_action(exit_action)
         idw = to_wide(system_id, "system id")
         out = ffi.new("HCS_SYSTEM *")
-        hr = lib.HcsOpenComputeSystem(idw, GENERIC_ALL, out)  # requestedAccess "must be GENERIC_ALL"
+        # requestedAccess "must be GENERIC_ALL" (HcsOpenComputeSystem.md)
+        hr = _trace.timed("HcsOpenComputeSystem", lib.HcsOpenComputeSystem, idw, GENERIC_ALL, out, system_id=system_id)
         check_hresult(hr, function="HcsOpenComputeSystem", system_id=system_id)
         return cls(system_id, out[0], exit_action, event_options)
 
@@ -201,6 +268,7 @@ class ComputeSystem(HandleOwner):
     # -- the one way this class runs an operation ----------------------------------------------------------
     def _call(self, function: str, document: Document = None, timeout: Optional[float] = None, what: str = "options",
               extra: Tuple[Any, ...] = ()) -> Any:
+        timeout = _timeouts.check(timeout)
         fn = getattr(lib, function)
         raw = self._lease.raw
         arg = document_arg(document, what)
@@ -209,25 +277,35 @@ class ComputeSystem(HandleOwner):
         return result
 
     def _call_async(self, function: str, document: Document = None, what: str = "options",
-                    extra: Tuple[Any, ...] = (), transform: Optional[Callable[[Any, Any], Any]] = None
-                    ) -> "asyncio.Future[Any]":
+                    extra: Tuple[Any, ...] = (), transform: Optional[Callable[[Any, Any], Any]] = None,
+                    stopped: Any = None) -> "asyncio.Future[Any]":
         try:
             fn = getattr(lib, function)
             raw = self._lease.raw
             arg = document_arg(document, what)
         except BaseException as exc:  # noqa: BLE001 - surfaces at await
             return failed_future(exc)
-        return run_async(function, lambda h: fn(raw, h, arg, *extra), keep=arg, leases=(self._lease,),
-                         system_id=self.id, transform=transform or _none)
+        future = run_async(function, lambda h: fn(raw, h, arg, *extra), keep=arg, leases=(self._lease,),
+                           system_id=self.id, transform=transform or _none)
+        if stopped is None:
+            return future
+        return _already_stopped_is(future, stopped)
 
     def begin(self, function: str, document: Document = None) -> Operation:
         """Start ``function`` (e.g. "HcsStartComputeSystem") on this system and return its Operation (id, type,
-        result) without waiting: ``op.wait(timeout)`` or ``await op``."""
+        result) without waiting: ``op.wait(timeout)`` or ``await op``. *function* is one of the HCS functions that
+        take a system, an operation and an options document (``BEGIN_FUNCTIONS``); anything else is a
+        ValueError."""
+        if not isinstance(function, str):
+            raise TypeError(f"function must be the name of an HCS function, not {type(function).__name__}")
+        if function not in BEGIN_FUNCTIONS:
+            raise ValueError(f"begin() starts one of {', '.join(sorted(BEGIN_FUNCTIONS))}; not {function!r}")
         fn = getattr(lib, function)
         raw = self._lease.raw
         arg = document_arg(document)
-        op = Operation(function, leases=(self._lease,), notify=True, system_id=self.id).keep_facts()
-        return op.start(lambda h: fn(raw, h, arg), keep=arg)
+        extra = (_NULL,) if function == "HcsModifyComputeSystem" else ()  # its identity HANDLE
+        op = Operation(function, leases=(self._lease,), notify=True, system_id=self.id)._keep_facts()
+        return op._start(lambda h: fn(raw, h, arg, *extra), keep=arg)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
@@ -237,19 +315,30 @@ class ComputeSystem(HandleOwner):
     def start_async(self, options: Document = None) -> "asyncio.Future[None]":
         return self._call_async("HcsStartComputeSystem", options)
 
-    def shutdown(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
-        """HcsShutDownComputeSystem: ask the guest to shut down cleanly (SystemExited: GracefulExit)."""
-        self._call("HcsShutDownComputeSystem", options, timeout)
+    def shutdown(self, options: Document = None, *, timeout: Optional[float] = None) -> bool:
+        """HcsShutDownComputeSystem: ask the guest to shut down cleanly (SystemExited: GracefulExit). Returns
+        True, or False (not an error) when the system had already stopped (HCS_E_SYSTEM_ALREADY_STOPPED, which
+        hcsshim tolerates too)."""
+        try:
+            self._call("HcsShutDownComputeSystem", options, timeout)
+        except HcsAlreadyStoppedError:
+            return False
+        return True
 
-    def shutdown_async(self, options: Document = None) -> "asyncio.Future[None]":
-        return self._call_async("HcsShutDownComputeSystem", options)
+    def shutdown_async(self, options: Document = None) -> "asyncio.Future[bool]":
+        return self._call_async("HcsShutDownComputeSystem", options, transform=_true, stopped=False)
 
-    def terminate(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
-        """HcsTerminateComputeSystem: stop the system forcefully (SystemExited: ForcedExit)."""
-        self._call("HcsTerminateComputeSystem", options, timeout)
+    def terminate(self, options: Document = None, *, timeout: Optional[float] = None) -> bool:
+        """HcsTerminateComputeSystem: stop the system forcefully (SystemExited: ForcedExit). Returns True, or
+        False (not an error) when the system had already stopped."""
+        try:
+            self._call("HcsTerminateComputeSystem", options, timeout)
+        except HcsAlreadyStoppedError:
+            return False
+        return True
 
-    def terminate_async(self, options: Document = None) -> "asyncio.Future[None]":
-        return self._call_async("HcsTerminateComputeSystem", options)
+    def terminate_async(self, options: Document = None) -> "asyncio.Future[bool]":
+        return self._call_async("HcsTerminateComputeSystem", options, transform=_true, stopped=False)
 
     def pause(self, options: Document = None, *, timeout: Optional[float] = None) -> None:
         """HcsPauseComputeSystem: Running -> Paused (PauseOptions optional)."""
@@ -310,13 +399,37 @@ class ComputeSystem(HandleOwner):
         """The system's State as HCS reports it now ("Created", "Running", "Paused", "Stopped" ...)."""
         return str(self.properties().get("State", "Unknown"))
 
+    @property
+    def started_at(self) -> Optional[datetime]:
+        """When the system started, as HCS reports it now (Statistics.ContainerStartTime); None when HCS does not
+        report it."""
+        from ._times import parse_timestamp  # datetime is imported only by programs that ask for times
+
+        stats = self.properties(["Statistics"]).get("Statistics") or {}
+        return parse_timestamp(stats.get("ContainerStartTime"))
+
+    @property
+    def uptime(self) -> Optional[timedelta]:
+        """How long the system has been running, as HCS reports it now (Statistics.Uptime100ns); None when HCS
+        does not report it."""
+        from ._times import duration_100ns
+
+        stats = self.properties(["Statistics"]).get("Statistics") or {}
+        return duration_100ns(stats.get("Uptime100ns"))
+
+    @property
+    def exited_at(self) -> Optional[datetime]:
+        """When pyhcs learnt of the exit (the SystemExited event; HCS reports no stop time), in UTC; None
+        before."""
+        return self._hub.exit_time()
+
     # -- exit and events -----------------------------------------------------------------------------------
     def wait(self, timeout: Optional[float] = None) -> "SystemExitStatus":
         """Wait for the SystemExited event; return its SystemExitStatus (Status, ExitType, Attribution).
 
         Raises HcsTimeoutError on timeout, HcsServiceDisconnectedError if HCS went away, HcsClosedError if the
         handle was closed meanwhile."""
-        return cast("SystemExitStatus", self._hub.wait_exit(timeout, f"compute system {self.id!r}"))
+        return cast("SystemExitStatus", self._hub.wait_exit(_timeouts.check(timeout), f"compute system {self.id!r}"))
 
     async def wait_async(self) -> "SystemExitStatus":
         return cast("SystemExitStatus", await self._hub.wait_exit_async())
@@ -324,7 +437,7 @@ class ComputeSystem(HandleOwner):
     @property
     def exited(self) -> bool:
         """Whether the SystemExited event has arrived."""
-        return self._hub.exited and self._hub.exit_data is not None
+        return self._hub.has_exit
 
     @property
     def exit_status(self) -> Optional["SystemExitStatus"]:
@@ -352,12 +465,17 @@ class ComputeSystem(HandleOwner):
 
     def run(self, command_line: str, *, input: Optional[bytes] = None, timeout: Optional[float] = None,
             **kwargs: Any) -> "CompletedProcess":
-        """Run a process to completion: (exit_code, stdout, stderr), all output read before the exit is reported."""
+        """Run a process to completion: ``CompletedProcess(exit_code, stdout, stderr)``, all output read before the
+        exit is reported. Keyword arguments as for ``create_process`` (stdin is created only when *input* is
+        given). *timeout* covers the whole call, as in ``subprocess.run``: when it runs out the process is
+        terminated and ``HcsProcessTimeoutError`` carries the output read until then."""
         from .process import run_process
 
         return run_process(self, command_line, input=input, timeout=timeout, **kwargs)
 
     async def run_async(self, command_line: str, *, input: Optional[bytes] = None, **kwargs: Any) -> "CompletedProcess":
+        """``run`` for asyncio; for a timeout use ``asyncio.wait_for``. When the awaiting task is cancelled the
+        process is terminated (as soon as HCS delivers it, if the create was still running)."""
         from .process import run_process_async
 
         return await run_process_async(self, command_line, input=input, **kwargs)
@@ -381,15 +499,15 @@ class ComputeSystem(HandleOwner):
                 try:
                     self.shutdown(timeout=timeout)
                     return
-                except HcsAlreadyStoppedError:
-                    return
                 except HcsError:
                     pass  # fall back to terminate
             self.terminate(timeout=timeout)
-        except (HcsAlreadyStoppedError, HcsInvalidStateError):
-            pass  # already stopped (or never started and HCS refuses): nothing to end
+        except HcsInvalidStateError:
+            pass  # never started and HCS refuses: nothing to end
 
     def __enter__(self) -> "ComputeSystem":
+        """``with`` support: leaving the block applies ``exit_action`` to a system that has not exited, then
+        closes the handle."""
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -399,6 +517,7 @@ class ComputeSystem(HandleOwner):
             self.close()
 
     async def __aenter__(self) -> "ComputeSystem":
+        """``async with`` support: as ``with``, with the asyncio twins of shutdown/terminate."""
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -409,12 +528,10 @@ class ComputeSystem(HandleOwner):
                         try:
                             await self.shutdown_async()
                             return
-                        except HcsAlreadyStoppedError:
-                            return
                         except HcsError:
                             pass
                     await self.terminate_async()
-                except (HcsAlreadyStoppedError, HcsInvalidStateError):
+                except HcsInvalidStateError:
                     pass
         finally:
             self.close()

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+import pyhcs
 from pyhcs import ComputeSystem
 from pyhcs._ffi import ffi, lib, loader, storage_lib
 from pyhcs._strings import to_wide
@@ -117,13 +118,11 @@ def test_process_info_gives_fresh_handles_each_time(system) -> None:
 
     with system.create_process(LONG_RUNNING, stdin=False, timeout=10) as p:
         assert p.stdout.readline() == b"ready\r\n"
-        first, second = p.process_info(timeout=10), p.process_info(timeout=10)
-        assert first.process_id == second.process_id == p.pid
-        assert first.stdout != second.stdout and first.stdout is not None
-        for info in (first, second):
-            for handle in (info.stdin, info.stdout, info.stderr):
-                if handle is not None:
-                    os.close(msvcrt.open_osfhandle(handle, 0))  # the descriptor owns and closes the HANDLE
+        with p.process_info(timeout=10) as first, p.process_info(timeout=10) as second:
+            assert first.process_id == second.process_id == p.pid
+            assert first.stdout is not None and second.stdout is not None
+            handles = {msvcrt.get_osfhandle(f.fileno()) for f in (first.stdout, second.stdout, p.stdout)}
+            assert len(handles) == 3  # fresh Win32 handles each time, each owned by its file
         p.terminate(timeout=10)
 
 
@@ -146,9 +145,9 @@ def test_environment_replaces_and_working_directory_is_used(system, tmp_path) ->
 def test_emulate_console_is_one_bidirectional_stream(system) -> None:
     """No pseudo console under the fake on Windows: stdin and stdout are one duplex pipe, stderr merged into it."""
     with system.create_process("cmd /c \"set /p x=& call echo got %x%& echo err 1>&2\"", emulate_console=True,
-                               console_size=(30, 100), timeout=10) as p:
+                               console_size=pyhcs.ConsoleSize(width=100, height=30), timeout=10) as p:
         assert p.stderr is None
-        p.resize_console(120, 40)
+        p.resize_console(width=120, height=40)
         p.stdin.write(b"hi\r\n")
         p.stdin.flush()
         out = b""

@@ -6,6 +6,13 @@ PATH is never picked up. ``LocalFree`` comes from kernel32 (a KnownDLL). Anywher
 library exporting the same ABI -- this is how the fake HCS in ``tests/fakes`` is loaded. Off Windows, ``LocalFree``
 is taken from the overriding computecore library, so result strings go back to the allocator that made them.
 
+The overrides are a trust boundary: whatever library they name runs inside the process with its privileges (HCS
+callers are administrators). So the environment variables must hold absolute paths -- a bare or relative name
+would be looked up through the DLL search order (the application's folder, the current directory, PATH) or the
+dynamic loader's path, where anyone who can write a file could plant one. ``use_library()`` is the program's own
+choice: a relative path is made absolute at once (the current directory at the time of the call), a bare name is
+left to the platform's library search.
+
 Symbols are resolved at first use, never at import: an older Windows build that lacks an export (for example
 ``HcsCreateOperationWithNotifications``) only fails when that function is called, with ``HcsFunctionNotFoundError``
 naming it -- the same contract as hcsshim's lazily bound ``computecore.go``.
@@ -40,10 +47,12 @@ PathLike = Union[str, "os.PathLike[str]"]
 def use_library(computecore: Optional[PathLike], storage: Optional[PathLike] = None) -> None:
     """Load HCS from *computecore* (and computestorage from *storage*, default: the same file) instead of the
     system's DLLs. ``None`` goes back to the default. Affects calls made after it; call it before creating
-    handles, since a handle belongs to the library that made it."""
+    handles, since a handle belongs to the library that made it. A relative path is made absolute now; a bare
+    file name is looked up by the platform's library search. The library runs with the program's privileges:
+    name only files you trust."""
     with _lock:
-        core = os.fspath(computecore) if computecore is not None else None
-        stor = os.fspath(storage) if storage is not None else core
+        core = _pinned_path(computecore) if computecore is not None else None
+        stor = _pinned_path(storage) if storage is not None else core
         _overrides["computecore"] = core
         _overrides["computestorage"] = stor
         _loaded.clear()
@@ -51,13 +60,28 @@ def use_library(computecore: Optional[PathLike], storage: Optional[PathLike] = N
             lazy._forget()
 
 
+def _pinned_path(path: PathLike) -> str:
+    # Loading is lazy: a relative path is resolved now, so a later chdir cannot change which file loads. A bare
+    # name (no folder) is the caller's explicit request for the platform's library search.
+    text = os.fspath(path)
+    return os.path.abspath(text) if os.path.dirname(text) else text
+
+
 def library_path(kind: str) -> str:
     """The file that is (or would be) loaded for *kind* ('computecore' or 'computestorage')."""
     override = _overrides[kind]
     if override is None:
-        env = os.environ.get(ENV_COMPUTECORE if kind == "computecore" else ENV_COMPUTESTORAGE)
+        name = ENV_COMPUTECORE if kind == "computecore" else ENV_COMPUTESTORAGE
+        env = os.environ.get(name)
         if not env and kind == "computestorage":
-            env = os.environ.get(ENV_COMPUTECORE)
+            name, env = ENV_COMPUTECORE, os.environ.get(ENV_COMPUTECORE)
+        if env and not os.path.isabs(env):
+            raise HcsUnavailableError(
+                ERROR_MOD_NOT_FOUND_HRESULT,
+                f"{name} must be an absolute path, not {env!r}: a relative name would be searched for in the "
+                "application folder, the current directory and PATH, where another library could be planted",
+                name="ERROR_MOD_NOT_FOUND",
+            )
         override = env or None
     if override is not None:
         return override
