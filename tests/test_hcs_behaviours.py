@@ -8,7 +8,6 @@ Tutorial.md, OperationCompletionSample.md) and hcsshim internal/hcs/v2.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import textwrap
@@ -20,7 +19,7 @@ import pytest
 import pyhcs
 from pyhcs import ComputeSystem
 from pyhcs.errors import HcsGuestConnectionError, HcsNotSupportedError
-from tests.support import IS_WINDOWS, container_document, sh, unique_id
+from tests.support import container_document, sh, unique_id
 
 ROOT = Path(__file__).resolve().parent.parent
 E_OUTOFMEMORY = 0x8007000E
