@@ -62,12 +62,20 @@ class Agent:
         return json.loads(line)  # type: ignore[no-any-return]
 
     def __call__(self, cmd: str, timeout: float = 120.0, **kwargs: Any) -> Any:
+        self.send(cmd, **kwargs)
+        return self.receive(timeout)
+
+    def send(self, cmd: str, **kwargs: Any) -> None:
+        """Starts a command without waiting for it (receive() gets its answer): several agents work at once."""
         assert self.proc.stdin is not None
+        self._cmd = cmd
         self.proc.stdin.write(json.dumps({"cmd": cmd, **kwargs}).encode() + b"\n")
         self.proc.stdin.flush()
+
+    def receive(self, timeout: float = 120.0) -> Any:
         reply = self._next(timeout)
         if "error" in reply:
-            raise AgentError(f"{self.name} {cmd}: {reply['error']}")
+            raise AgentError(f"{self.name} {self._cmd}: {reply['error']}")
         return reply["value"]
 
     def stderr(self) -> str:
@@ -211,6 +219,7 @@ def _agent_main() -> None:  # noqa: C901 - one dispatcher, one command per branc
         return {"ops_seconds": t_ops, "ops": n_ops, "process_events": n_procs, "seconds": time.monotonic() - t0}
 
     commands: Dict[str, Callable[..., Any]] = {}
+    globals_commands = commands
 
     def command(fn: Callable[..., Any]) -> Callable[..., Any]:
         commands[fn.__name__] = fn
@@ -401,6 +410,25 @@ def _agent_main() -> None:  # noqa: C901 - one dispatcher, one command per branc
     @command
     def load_phase(n_ops: int, systems_per_client: int, own: List[str], others: List[str], n_procs: int) -> Any:
         return load(n_ops, systems_per_client, own, others, n_procs)
+
+    @command
+    def batch(commands: List[Dict[str, Any]]) -> List[Any]:
+        """Several commands in one round trip (each a dict with "cmd")."""
+        out = []
+        for c in commands:
+            c = dict(c)
+            out.append(globals_commands[c.pop("cmd")](**c))
+        return out
+
+    @command
+    def all_events(count: int, timeout: float = 60.0, settle: float = 0.5) -> Dict[str, List[int]]:
+        """Waits until every recorder has `count` events, then (after `settle`) returns each one's event types."""
+        deadline = time.monotonic() + timeout
+        for rec in recorders.values():
+            with rec.cond:
+                rec.cond.wait_for(lambda: len(rec.events) >= count, max(0.0, deadline - time.monotonic()))
+        time.sleep(settle)
+        return {name: [t for t, _, _ in rec.events] for name, rec in recorders.items()}
 
     @command
     def release() -> Dict[str, int]:

@@ -751,7 +751,7 @@ typedef struct job {
 static plat_mutex *PL;
 static plat_cond *PC;
 static job *jhead, *jtail;
-static int pool_threads, pool_idle;
+static int pool_threads, pool_idle, pool_queued;
 
 static void pool_main(void *arg)
 {
@@ -767,6 +767,7 @@ static void pool_main(void *arg)
         j = jhead;
         jhead = j->next;
         if (!jhead) jtail = NULL;
+        pool_queued--;
         plat_mutex_unlock(PL);
         run_request(j->c, &j->m);
         wire_free(&j->m);
@@ -789,9 +790,12 @@ static void submit(conn *c, wire_msg *m)
     if (jtail) jtail->next = j;
     else jhead = j;
     jtail = j;
-    /* A thread stays for good once started: processes are spawned by these threads, and on Linux a child started
-     * with PR_SET_PDEATHSIG dies when the thread that forked it exits (platform_posix.c). */
-    if (pool_idle == 0 && pool_threads < MAX_POOL_THREADS) {
+    pool_queued++;
+    /* A request may block for long (a wait): every queued one needs a thread of its own, not just "some thread
+     * is idle" -- an idle thread already woken for an earlier request is not free. A thread stays for good once
+     * started: processes are spawned by these threads, and on Linux a child started with PR_SET_PDEATHSIG dies
+     * when the thread that forked it exits (platform_posix.c). */
+    if (pool_queued > pool_idle && pool_threads < MAX_POOL_THREADS) {
         if (plat_thread_start(pool_main, NULL) != 0) abort();
         pool_threads++;
     }
