@@ -61,9 +61,10 @@ class Agent:
             raise AgentError(f"{self.name} exited ({self.proc.wait()}): {self.stderr()[-3000:]}")
         return json.loads(line)  # type: ignore[no-any-return]
 
-    def __call__(self, cmd: str, timeout: float = 120.0, **kwargs: Any) -> Any:
+    def __call__(self, cmd: str, **kwargs: Any) -> Any:
+        """Runs a command (its arguments as keywords) and returns its value; waits at most 120 s for it."""
         self.send(cmd, **kwargs)
-        return self.receive(timeout)
+        return self.receive(120.0)
 
     def send(self, cmd: str, **kwargs: Any) -> None:
         """Starts a command without waiting for it (receive() gets its answer): several agents work at once."""
@@ -94,7 +95,7 @@ class Agent:
         """Closes every handle and stream the agent holds, checks its own leak counters, and ends it."""
         if self.proc.poll() is None:
             try:
-                self("exit", timeout=60)
+                self("exit")
             except AgentError:
                 pass
             try:
@@ -256,10 +257,10 @@ def _agent_main() -> None:  # noqa: C901 - one dispatcher, one command per branc
         watch(name)
 
     @command
-    def events(name: str, count: int = 0, timeout: float = 10.0, settle: float = 0.0) -> List[List[Any]]:
+    def events(name: str, count: int = 0, within: float = 10.0, settle: float = 0.0) -> List[List[Any]]:
         rec = recorders[name]
         with rec.cond:
-            rec.cond.wait_for(lambda: len(rec.events) >= count, timeout)
+            rec.cond.wait_for(lambda: len(rec.events) >= count, within)
         if settle:
             time.sleep(settle)  # anything extra (a duplicate) would arrive within this
         with rec.cond:
@@ -283,25 +284,25 @@ def _agent_main() -> None:  # noqa: C901 - one dispatcher, one command per branc
             return list(R.wait(op))
 
     @command
-    def wait_exit(name: str, timeout: int = 10000) -> List[Any]:
+    def wait_exit(name: str, timeout_ms: int = 10000) -> List[Any]:
         out = ffi.new("PWSTR *")
-        hr = R.u32(lib.HcsWaitForComputeSystemExit(systems[name], timeout, out))
+        hr = R.u32(lib.HcsWaitForComputeSystemExit(systems[name], timeout_ms, out))
         return [hr, R.take_wide(out[0])]
 
     @command
-    def wait_exit_async(key: str, name: str, timeout: int = 0xFFFFFFFF) -> None:
+    def wait_exit_async(key: str, name: str, timeout_ms: int = 0xFFFFFFFF) -> None:
         sys_handle = systems[name]
 
         def body() -> List[Any]:
             out = ffi.new("PWSTR *")
-            hr = R.u32(lib.HcsWaitForComputeSystemExit(sys_handle, timeout, out))
+            hr = R.u32(lib.HcsWaitForComputeSystemExit(sys_handle, timeout_ms, out))
             return [hr, R.take_wide(out[0])]
 
         run_background(key, body)
 
     @command
-    def result(key: str, timeout: float = 30.0) -> Any:
-        reply = background[key].get(timeout=timeout)
+    def result(key: str, within: float = 30.0) -> Any:
+        reply = background[key].get(timeout=within)
         del background[key]
         if "error" in reply:
             raise RuntimeError(reply["error"])
@@ -389,9 +390,9 @@ def _agent_main() -> None:  # noqa: C901 - one dispatcher, one command per branc
         return list(R.process_call(funcs[fn], processes[name], options))
 
     @command
-    def process_wait(name: str, timeout: int = 10000) -> List[Any]:
+    def process_wait(name: str, timeout_ms: int = 10000) -> List[Any]:
         out = ffi.new("PWSTR *")
-        hr = R.u32(lib.HcsWaitForProcessExit(processes[name], timeout, out))
+        hr = R.u32(lib.HcsWaitForProcessExit(processes[name], timeout_ms, out))
         return [hr, R.take_wide(out[0])]
 
     @command
@@ -421,9 +422,9 @@ def _agent_main() -> None:  # noqa: C901 - one dispatcher, one command per branc
         return out
 
     @command
-    def all_events(count: int, timeout: float = 60.0, settle: float = 0.5) -> Dict[str, List[int]]:
+    def all_events(count: int, within: float = 60.0, settle: float = 0.5) -> Dict[str, List[int]]:
         """Waits until every recorder has `count` events, then (after `settle`) returns each one's event types."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         for rec in recorders.values():
             with rec.cond:
                 rec.cond.wait_for(lambda: len(rec.events) >= count, max(0.0, deadline - time.monotonic()))

@@ -228,7 +228,7 @@ def test_operations_waits_timeouts_and_results_behave_as_in_process(clients, fak
     assert a("create", name="s", id=sid) == S_OK
     assert b("open", name="s", id=sid) == S_OK
     assert a("system", name="s", fn="GetProperties") == b("system", name="s", fn="GetProperties")
-    assert b("wait_exit", name="s", timeout=200) == [HCS_E_OPERATION_TIMEOUT, None]
+    assert b("wait_exit", name="s", timeout_ms=200) == [HCS_E_OPERATION_TIMEOUT, None]
     b("wait_exit_async", key="w", name="s")  # INFINITE, in b, on the service
     with fake_service.control() as ctl:
         ctl.set_latency("HcsTerminateComputeSystem", 300)
@@ -246,19 +246,22 @@ def _service_loss(clients, fake_service: FakeService, stop: Callable[[FakeServic
     a, b = clients("a"), clients("b")
     sid = unique_id("loss")
     assert a("create", name="s", id=sid, watch_events=True) == S_OK
-    hr, pid = a("spawn", name="p", system="s", params={"CommandLine": SLEEP_30}, watch_events=True)
+    # A process that ignores SIGTERM: the shutdown below stays in the service for its 2 s grace period.
+    hr, pid = a("spawn", name="p", system="s", params={"CommandLine": shell("trap '' TERM; exec sleep 30", SLEEP_30)},
+                watch_events=True)
     assert hr == S_OK
     assert b("open", name="s", id=sid, watch_events=True) == S_OK
     a("wait_exit_async", key="wait", name="s")
-    with fake_service.control() as ctl:
-        ctl.set_latency("HcsGetComputeSystemProperties", 60000)
-    a("system_async", key="op", name="s", fn="GetProperties")
+    if IS_WINDOWS:  # no signal to ignore there: the operation waits in the client instead
+        with fake_service.control() as ctl:
+            ctl.set_latency("HcsShutDownComputeSystem", 2000)
+    a("system_async", key="op", name="s", fn="ShutDown")
     time.sleep(0.3)
     t0 = time.monotonic()
     stop(fake_service)
     # Every callback in every client learns promptly (HCS_EVENT_TYPE.md ServiceDisconnect) ...
     for agent, name in ((a, "s"), (a, "p"), (b, "s")):
-        got = agent("events", name=name, count=1, timeout=10)
+        got = agent("events", name=name, count=1, within=10)
         assert [t for t, _ in got] == [EV_SERVICE_DISCONNECT], (agent.name, name, got)
     # ... and every pending wait and operation fails with HCS_E_SERVICE_DISCONNECT (HCSHResult.md).
     assert a("result", key="wait")[0] == HCS_E_SERVICE_DISCONNECT

@@ -1065,9 +1065,7 @@ void server_stop(void)
     uint64_t deadline;
     if (listener) transport_listener_close(listener);
     announce(NULL, WIRE_NOTICE_STOPPING, 0);
-    /* Its compute systems end with it (a new service starts empty): every process is killed and reaped. */
-    local_engine_kill_all(10000);
-    /* Let replies already queued (the STOP request's) reach their clients. */
+    /* Let replies already queued (the STOP request's) reach their clients ... */
     deadline = plat_monotonic_ms() + 1000;
     plat_mutex_lock(SL);
     for (conn *c = conns; c; c = c->next) {
@@ -1076,5 +1074,16 @@ void server_stop(void)
             plat_cond_wait(c->cond, c->lock, 20);
         plat_mutex_unlock(c->lock);
     }
+    /* ... then every client is disconnected before anything else happens, so a stop looks to them as a crash does:
+     * ServiceDisconnect, and no events of the systems going down with the service. */
+    for (conn *c = conns; c; c = c->next) {
+        plat_mutex_lock(c->lock);
+        c->dead = 1;
+        plat_cond_broadcast(c->cond);
+        plat_mutex_unlock(c->lock);
+        transport_shutdown(c->t);
+    }
     plat_mutex_unlock(SL);
+    /* Its compute systems end with it (a new service starts empty): every process is killed and reaped. */
+    local_engine_kill_all(10000);
 }
