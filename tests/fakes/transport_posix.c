@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ struct tconn {
 struct tlistener {
     int fd;
     char *path;
-    volatile int closed;
+    atomic_int closed;
 };
 
 char *transport_endpoint_from_env(void)
@@ -124,7 +125,7 @@ tconn *transport_accept(tlistener *l)
         int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
         tconn *c;
         if (fd < 0) {
-            if (l->closed) return NULL;
+            if (atomic_load(&l->closed)) return NULL;
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 plat_sleep_ms(50);   /* out of descriptors for a moment: clients leaving will free some */
@@ -148,7 +149,7 @@ tconn *transport_accept(tlistener *l)
 
 void transport_listener_close(tlistener *l)
 {
-    l->closed = 1;
+    atomic_store(&l->closed, 1);
     shutdown(l->fd, SHUT_RDWR);   /* wakes accept() */
     unlink(l->path);
 }
