@@ -3,9 +3,10 @@
 
 One command each (run from the repository root; the first start builds the service):
 
-    python3 tests/fakes/service.py start [--endpoint ENDPOINT]     # prints the endpoint and the exports to use
-    python3 tests/fakes/service.py stop [--endpoint ENDPOINT]
+    python3 tests/fakes/service.py start [--endpoint ENDPOINT]     # builds it if needed, starts it in the background
+    python3 tests/fakes/service.py stop [--endpoint ENDPOINT]      # its processes are killed; clients get ServiceDisconnect
     python3 tests/fakes/service.py status [--endpoint ENDPOINT]
+    eval "$(python3 tests/fakes/service.py env)"                   # this shell's programs become its clients
 
 A process is a client of the service when it loads the fake (``libfakehcs.so`` / ``computecore.dll``) with the
 environment variable ``PYHCS_FAKE_SERVICE`` set to the service's endpoint: a Unix socket path on POSIX, a named pipe
@@ -464,30 +465,41 @@ def start_service(endpoint: Optional[str] = None, *, executable: Optional[Union[
 
 
 # ---------------------------------------------------------------------------------------------------- the commands
-def _library_exports() -> List[str]:
-    if IS_WINDOWS:
-        return []
-    sys.path.insert(0, str(HERE.parent.parent))
-    from tests.fakes.build import build_fake
+def _exports(endpoint: str) -> List[str]:
+    """Shell lines that make a program a client of the service at `endpoint` (POSIX sh syntax)."""
+    lines = [f"export {SERVICE_ENV}={endpoint}"]
+    if not IS_WINDOWS:
+        sys.path.insert(0, str(HERE.parent.parent))
+        from tests.fakes.build import build_fake
 
-    lib = build_fake()
-    return [f"export PYHCS_COMPUTECORE={lib}", f"export PYHCS_COMPUTESTORAGE={lib}"]
+        lib = build_fake()
+        lines += [f"export PYHCS_COMPUTECORE={lib}", f"export PYHCS_COMPUTESTORAGE={lib}"]
+    return lines
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Start, stop or query the fake HCS service (fakehcs-service).")
-    parser.add_argument("command", choices=("start", "stop", "status"))
+    parser.add_argument("command", choices=("start", "stop", "status", "env"))
     parser.add_argument("--endpoint", default=None, help=f"socket path / pipe name (default: {default_endpoint()})")
     parser.add_argument("--foreground", action="store_true", help="start: run in this terminal until Ctrl-C")
     args = parser.parse_args(argv)
     endpoint = args.endpoint or default_endpoint()
+    if args.command == "env":
+        print("\n".join(_exports(endpoint)))
+        return 0
     if args.command == "start":
         if args.foreground:
             os.execv(str(service_executable()), [str(service_executable()), endpoint])
+        try:
+            with ServiceControl(endpoint, timeout=2) as running:
+                print(f"a fake HCS service (pid {running.service_pid}) already listens on {endpoint}")
+                return 0
+        except (OSError, EOFError, ServiceError):
+            pass
         service = start_service(endpoint, detach=True, exit_with_parent=False)
         print(f"fake HCS service (pid {service.pid}) listening on {endpoint}; log: {service.log_path}")
-        print("clients use it with:")
-        for line in [f"export {SERVICE_ENV}={endpoint}"] + _library_exports():
+        print("a program is its client with (eval \"$(python3 tests/fakes/service.py env)\"):")
+        for line in _exports(endpoint):
             print(f"  {line}")
         return 0
     try:
