@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,3 +35,22 @@ def test_api_reference_is_up_to_date() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert (DOCS / "api.md").read_text(encoding="utf-8") == module.render()
+
+
+@pytest.mark.skipif(IS_WINDOWS, reason="a POSIX shell session")
+def test_readme_service_session_runs_as_pasted() -> None:
+    """README "The fake HCS as a service": start, env, a system created by one process and used by another, stop.
+    Run in a private $TMPDIR, so its default endpoint is its own."""
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The fake HCS as a service", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    if not (DOCS.parent / ".venv" / "bin" / "python").exists():
+        pytest.skip("the README's session uses the quick start's .venv")
+    with tempfile.TemporaryDirectory(dir="/tmp", prefix="readme") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYHCS_")}
+        env["TMPDIR"] = tmp
+        proc = subprocess.run(["bash", "-euc", block], cwd=DOCS.parent, env=env, capture_output=True, text=True,
+                              timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "stdout=b'hello from another process\\n'" in proc.stdout, proc.stdout
+    assert "stopped" in proc.stdout

@@ -339,12 +339,14 @@ def new_endpoint(name: Optional[str] = None) -> str:
     name = name or f"{os.getpid()}-{secrets.token_hex(4)}"
     if IS_WINDOWS:
         return f"\\\\.\\pipe\\fakehcs-{name}"
-    base = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
+    # $TMPDIR when it is short enough for a socket path (at most 107 bytes), else /tmp.
+    tmpdir = os.environ.get("TMPDIR", "")
+    base = Path(tmpdir) if tmpdir and len(tmpdir) < 60 and Path(tmpdir).is_dir() else Path("/tmp")
     return str(base / f"fakehcs-{name}.sock")
 
 
 def default_endpoint() -> str:
-    """The endpoint of `service.py start` without --endpoint: one per user."""
+    """The endpoint of `service.py start` without --endpoint: one per user (POSIX: in $TMPDIR, or /tmp)."""
     user = str(os.getuid()) if hasattr(os, "getuid") else (os.environ.get("USERNAME") or "user")
     return new_endpoint(f"service-{user}")
 
