@@ -316,7 +316,7 @@ uint32_t plat_spawn(const plat_spawn_spec *spec, plat_child *child)
     char *program = NULL;
     char *const *envp = spec->envp ? (char *const *)spec->envp : environ;
     uint32_t rc = 0;
-    pid_t pid, parent;
+    pid_t pid;
     int child_errno = 0;
     ssize_t n;
 
@@ -346,7 +346,9 @@ uint32_t plat_spawn(const plat_spawn_spec *spec, plat_child *child)
         }
     }
 
-    parent = getpid();
+#if defined(__linux__)
+    pid_t parent = getpid();
+#endif
     pid = fork();
     if (pid < 0) { rc = win32_from_errno(errno); goto fail; }
     if (pid == 0) {

@@ -168,13 +168,33 @@ static void enqueue(conn *c, wire_msg *m)
     plat_mutex_unlock(c->lock);
 }
 
+/* A reply is sent by the thread that made it when nothing is queued or being sent before it (one thread hand-off
+ * less per request); otherwise it is queued behind the rest, which keeps events and replies in order. */
+static void send_reply(conn *c, wire_msg *m)
+{
+    plat_mutex_lock(c->lock);
+    if (c->dead || c->head || c->sending) {
+        plat_mutex_unlock(c->lock);
+        enqueue(c, m);
+        return;
+    }
+    c->sending = 1;
+    plat_mutex_unlock(c->lock);
+    if (transport_send(c->t, m) != 0) transport_shutdown(c->t);   /* its reader sees the end */
+    wire_free(m);
+    plat_mutex_lock(c->lock);
+    c->sending = 0;
+    plat_cond_broadcast(c->cond);
+    plat_mutex_unlock(c->lock);
+}
+
 static void writer_main(void *arg)
 {
     conn *c = arg;
     plat_mutex_lock(c->lock);
     for (;;) {
         outmsg *o;
-        while (!c->head && !c->dead) plat_cond_wait(c->cond, c->lock, PLAT_INFINITE);
+        while ((!c->head || c->sending) && !c->dead) plat_cond_wait(c->cond, c->lock, PLAT_INFINITE);
         if (c->dead) break;
         o = c->head;
         c->head = o->next;
@@ -725,7 +745,7 @@ static void run_request(conn *c, wire_msg *req)
     wire_put_str(&rep, (int32_t)ret < 0 ? local_engine_last_error() : "");
     wire_put_i64(&rep, ret);
     encode_outputs(c, &rep, format, a);
-    enqueue(c, &rep);
+    send_reply(c, &rep);
     if (stop && stop_hook) stop_hook();
     return;
 malformed:
@@ -737,7 +757,22 @@ reply:
     wire_init(&rep, WIRE_REPLY, req->id);
     wire_put_i32(&rep, failed);
     wire_put_str(&rep, why);
-    enqueue(c, &rep);
+    send_reply(c, &rep);
+}
+
+/* Requests that never wait run on the client's reader thread itself, saving a hand-off to the pool. Not these:
+ * waits, state changes (a shutdown's grace period), releases (a last handle terminates), process start (a child
+ * must be forked by a pool thread: on Linux it dies with the thread that forked it, and pool threads live as long
+ * as the service, while a reader ends with its client), and control calls that wait for the clients. */
+static int runs_inline(const wire_msg *m)
+{
+    static const uint16_t quick[] = { 1, 2, 3, 5, 7, 8, 10, 11, 14, 15, 19, 21, 22, 23, 28, 29, WIRE_OP_FAULT_TAKE };
+    uint16_t op;
+    if (m->len < 2) return 1;   /* malformed: answered at once */
+    op = (uint16_t)(m->data[0] | m->data[1] << 8);
+    for (size_t i = 0; i < sizeof quick / sizeof quick[0]; i++)
+        if (quick[i] == op) return 1;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- the request pool */
@@ -913,6 +948,10 @@ static void conn_main(void *arg)
         }
         switch (m.kind) {
         case WIRE_REQUEST:
+            if (runs_inline(&m)) {
+                run_request(c, &m);
+                break;
+            }
             plat_mutex_lock(c->lock);
             while (c->inflight >= MAX_INFLIGHT_PER_CLIENT && !c->dead) plat_cond_wait(c->cond, c->lock, PLAT_INFINITE);
             c->inflight++;
