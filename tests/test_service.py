@@ -372,3 +372,32 @@ def test_a_simulated_disconnect_reaches_every_client_until_reset(clients) -> Non
     b("close", name="s")  # closing still works
     a("control", method="reset")
     assert b("enumerate")[0] == S_OK
+
+
+def test_a_process_that_is_not_a_client_drives_the_control_api_of_every_client(clients, fake_service) -> None:
+    """tests.fakes.service.ServiceControl (a control connection: no handles, no events) injects faults, simulates
+    an unexpected exit and a service disconnect, resets, and reads the counters -- for tools and test harnesses that
+    load no fake themselves."""
+    a, b = clients("a"), clients("b")
+    sid = unique_id("ctlconn")
+    assert a("create", name="s", id=sid, start=False, watch_events=True) == S_OK
+    with fake_service.control() as ctl:
+        ctl.inject_fault("HcsStartComputeSystem", HCS_E_UNEXPECTED_EXIT)  # asynchronous: the operation fails
+        assert a("system", name="s", fn="Start")[0] == HCS_E_UNEXPECTED_EXIT
+        assert a("system", name="s", fn="Start")[0] == S_OK
+        with pytest.raises(ValueError):
+            ctl.inject_fault("HcsNoSuchFunction", HCS_E_UNEXPECTED_EXIT)
+        ctl.simulate_unexpected_exit(sid)
+        assert [t for t, _ in a("events", name="s", count=1)] == [EV_SYSTEM_EXITED]
+        with pytest.raises(LookupError):
+            ctl.simulate_unexpected_exit(sid)  # no longer running
+        assert b("open", name="s", id=sid, watch_events=True) == S_OK  # the exit event arrives once (README choice)
+        ctl.simulate_service_disconnect()
+        assert [t for t, _ in b("events", name="s", count=2)] == [EV_SYSTEM_EXITED, EV_SERVICE_DISCONNECT]
+        assert b("enumerate")[0] == HCS_E_SERVICE_DISCONNECT
+        ctl.reset()
+        assert b("enumerate") == [S_OK, "[]"]
+        assert ctl.counters()["OpenSystemHandles"] == 2  # reset forgets systems; the clients' handles stay theirs
+        a("close", name="s")
+        b("close", name="s")
+        ctl.assert_no_leaks()
