@@ -308,7 +308,8 @@ static rconn *dial(char *why, size_t why_size)
             snprintf(why, why_size, "the service refused the connection (0x%08X: %s)", (unsigned)hr, msg ? msg : "");
             free(msg);
         } else {
-            snprintf(why, why_size, r == -3 ? "the service did not answer" : "the connection failed during the handshake");
+            snprintf(why, why_size, r == -3 ? "the service did not answer"
+                                            : "the connection failed during the handshake");
         }
         wire_free(&welcome);
         transport_free(t);
@@ -715,8 +716,8 @@ FAKEHCS_API int FakeHcsGetClientCounters(uint32_t pid, FAKEHCS_COUNTERS *counter
         FakeHcsGetCounters(counters);
         return 0;
     }
-    if (remote_call(WIRE_OP_CLIENT_COUNTERS, WIRE_FMT_CLIENT_COUNTERS, &r, pid, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                    &v[6], &v[7]) != 0 || r != 0)
+    if (remote_call(WIRE_OP_CLIENT_COUNTERS, WIRE_FMT_CLIENT_COUNTERS, &r, pid, &v[0], &v[1], &v[2], &v[3], &v[4],
+                    &v[5], &v[6], &v[7]) != 0 || r != 0)
         return -1;
     counters_from(counters, v);
     return 0;

@@ -4,7 +4,7 @@
 One command each (run from the repository root; the first start builds the service):
 
     python3 tests/fakes/service.py start [--endpoint ENDPOINT]     # builds it if needed, starts it in the background
-    python3 tests/fakes/service.py stop [--endpoint ENDPOINT]      # its processes are killed; clients get ServiceDisconnect
+    python3 tests/fakes/service.py stop [--endpoint ENDPOINT]      # kills its processes; clients: ServiceDisconnect
     python3 tests/fakes/service.py status [--endpoint ENDPOINT]
     eval "$(python3 tests/fakes/service.py env)"                   # this shell's programs become its clients
 
@@ -94,7 +94,8 @@ def request(op: int, fmt: str, args: Sequence[Any], msg_id: int) -> bytes:
     return frame(REQUEST, struct.pack("<HH", op, 0) + encode_args(fmt, args), msg_id)
 
 
-def hello(pid: Optional[int] = None, flags: int = HELLO_CONTROL, versions: Tuple[int, int] = (VERSION, VERSION)) -> bytes:
+def hello(pid: Optional[int] = None, flags: int = HELLO_CONTROL,
+          versions: Tuple[int, int] = (VERSION, VERSION)) -> bytes:
     return frame(HELLO, struct.pack("<IHHII", MAGIC, versions[0], versions[1], os.getpid() if pid is None else pid,
                                     flags))
 

@@ -18,8 +18,9 @@
  * {i32 HRESULT, string} and closes. Then the client sends REQUESTs {u16 op, u16 0, arguments} and the service
  * answers each with a REPLY {i32 status, string message, and when status is 0: i64 return value, outputs}, in any
  * order (the id pairs them), interleaved with EVENTs {u32 engine event kind, u64 system, u64 process, string data},
- * NOTICEs {u64 seq, u32 flags, state} that the client acknowledges with NOTICE_ACK {u64 seq}, and COUNTERS_QUERY that it answers with COUNTERS
- * {6 x i64}. Arguments and outputs follow the op's format (engine_calls.h). The control state that every client
+ * NOTICEs {u64 seq, u32 flags, state} that the client acknowledges with NOTICE_ACK {u64 seq}, and
+ * COUNTERS_QUERY that it answers with COUNTERS {6 x i64}. Arguments and outputs follow the op's format
+ * (engine_calls.h). The control state that every client
  * mirrors: {u32 disconnected, u32 faults armed, u32 latency of every function, u32 n, n x (string function, u32 ms)}.
  * Messages of a kind the receiver does not expect are answered (a REQUEST-less kind: with a REPLY carrying
  * HCS_E_UNKNOWN_MESSAGE) and skipped; a malformed REQUEST gets a REPLY with HCS_E_PROTOCOL_ERROR; a header that
