@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterator, Optional, Tuple
 
@@ -58,20 +60,33 @@ def pytest_configure(config: pytest.Config) -> None:
     if wanted and not os.environ.get("PYHCS_FAKE_SERVICE"):
         # The service's environment is what processes without ProcessParameters.Environment inherit
         # (test_environment_replaces_and_working_directory looks for this variable).
-        _SESSION_SERVICE = start_service(env=dict(os.environ, FAKEHCS_TEST_INHERIT="yes"))
+        log = Path(tempfile.mkdtemp(prefix="fakehcs-session-")) / "fakehcs-service.log"
+        _SESSION_SERVICE = start_service(log=log, env=dict(os.environ, FAKEHCS_TEST_INHERIT="yes"))
         os.environ["PYHCS_FAKE_SERVICE"] = _SESSION_SERVICE.endpoint
         os.environ["PYHCS_TEST_SESSION_SERVICE"] = _SESSION_SERVICE.endpoint
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     endpoint = os.environ.get("PYHCS_FAKE_SERVICE")
-    return f"fake HCS: {_CORE} ({'client of the service at ' + endpoint if endpoint else 'in process'})"
+    where = f"client of the service at {endpoint}" if endpoint else "in process"
+    if _SESSION_SERVICE is not None:
+        where += f", its log: {_SESSION_SERVICE.log_path}"
+    return f"fake HCS: {_CORE} ({where})"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_PASSED] = exitstatus == 0
+
+
+_PASSED = pytest.StashKey[bool]()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     global _SESSION_SERVICE
     if _SESSION_SERVICE is not None:
         _SESSION_SERVICE.stop()
+        if config.stash.get(_PASSED, False) and _SESSION_SERVICE.log_path is not None:
+            shutil.rmtree(_SESSION_SERVICE.log_path.parent, ignore_errors=True)  # kept when something failed
         _SESSION_SERVICE = None
 
 
