@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks of the HCS callback path, as ratios against floors measured in the same run.
 
-    python benchmarks/run.py [--quick] [--json PATH] [--profile] [--fake LIBRARY]
+    python benchmarks/run.py [--quick] [--json PATH] [--profile] [--fake LIBRARY] [--mode both|in-process|service]
 
 Every figure is measured in this one process, against one loaded fake HCS (tests/fakes), three ways where it
 applies: pyhcs (the object layer), a raw cffi loop calling the same HCS functions with no pyhcs layer (the floor),
@@ -11,7 +11,8 @@ median of the per-round paired ratios, so machine drift and noise cancel. Ratios
 faster than the floor.
 
 Timings are never judged here: the exit status is 0 whatever the figures (CI runs ``--quick`` as a smoke check);
-the targets of docs/performance.md are reported as met/missed.
+the targets of docs/performance.md are reported as met/missed. By default the call-path benchmarks also run in
+service mode (the fake HCS as a separate process, as vmcompute.exe is): same variants, same floors, all clients.
 """
 
 from __future__ import annotations
@@ -1182,6 +1183,62 @@ def profile(env: Env, cfg: Dict[str, Any], top: int = 25) -> str:
     return out.getvalue()
 
 
+# ----------------------------------------------------------------------------------------------- service mode
+# Real HCS calls cross a process boundary (RPC to vmcompute.exe). The same benchmarks, with the same floors, are
+# measured a second time with the fake HCS as a service process (tests/fakes/service.py): a child run.py loads the
+# fake with PYHCS_FAKE_SERVICE set, so pyhcs, the raw cffi loop and the C driver are all clients of the service and
+# every ratio compares like with like. The in-process run itself never uses a service.
+
+SERVICE_BENCHES = "sync,async,events,process"
+
+
+def run_service_mode(quick: bool, fake_path: str) -> Dict[str, Any]:
+    """Starts a private fake HCS service, runs the call-path benchmarks against it in a child process, stops it."""
+    import tempfile
+
+    from tests.fakes.service import start_service
+
+    with tempfile.TemporaryDirectory() as tmp, start_service(log=Path(tmp) / "service.log") as service:
+        out = Path(tmp) / "service.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--fake", fake_path, "--only", SERVICE_BENCHES,
+               "--json", str(out), "--in-service"] + (["--quick"] if quick else [])
+        proc = subprocess.run(cmd, env=service.env(), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"service-mode benchmarks failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+                               f"\n{service.log()[-2000:]}")
+        child = json.loads(out.read_text())
+        with service.control() as ctl:
+            counters = ctl.counters()
+    return {"endpoint": service.endpoint, "transport": "named pipe" if sys.platform == "win32" else "Unix socket",
+            "benchmarks": child["benchmarks"], "leaks": child["leaks"], "service_counters_at_end": counters,
+            "seconds": child["seconds"]}
+
+
+def service_table(result: Dict[str, Any]) -> str:
+    svc = result["service"]
+    lines = ["", f"SERVICE MODE: the same, with the fake HCS as a service process ({svc['transport']}; pyhcs, the raw "
+                 "cffi loop and the C driver are all its clients)"]
+    for key, b in svc["benchmarks"].items():
+        lines.append("")
+        lines.append(f"{b['title']}  ({', '.join(f'{k}={v}' for k, v in b['params'].items() if k != 'trigger')})")
+        lines.append(f"  {'variant':<40} {'us/op':>9} {'[p25 - p75]':>17} {'ops/s':>10}")
+        for name, v in b["variants"].items():
+            lines.append(f"  {v['label']:<40} {fmt(v['median']):>9} {'[' + fmt(v['p25']) + ' - ' + fmt(v['p75']) + ']':>17}"
+                         f" {fmt(v['ops_per_s']):>10}")
+        lines.append("  ratios: " + "  ".join(f"{k} {r['median']:.2f}x" for k, r in b["ratios"].items()))
+        local = result["benchmarks"].get(key)
+        if local:
+            cost = ", ".join(f"{name} {svc_v['median'] / local['variants'][name]['median']:.1f}x"
+                             for name, svc_v in b["variants"].items()
+                             if name in ("c", "raw_cffi", "pyhcs") and name in local["variants"])
+            lines.append(f"  time per op in service mode / in process: {cost}")
+    lk = svc["leaks"]
+    lines.append(f"  leaked at the end: {lk['open_handles']} open handles/strings in the client; service: "
+                 f"{svc['service_counters_at_end']['LiveSystems']} systems, "
+                 f"{svc['service_counters_at_end']['RunningProcesses']} processes")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------------------------- main
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -1191,7 +1248,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--profile", action="store_true", help="also print cProfile of the pyhcs sync and async paths")
     ap.add_argument("--fake", metavar="LIBRARY", help="use this fake HCS .so instead of building tests/fakes")
     ap.add_argument("--only", metavar="NAMES", help="comma list of: sync,async,events,process,import,rss")
+    ap.add_argument("--mode", choices=("both", "in-process", "service"), default="both",
+                    help="in-process: the fake loaded in this process; service: the call-path benchmarks again with "
+                         "the fake HCS as a service process (default: both)")
+    ap.add_argument("--in-service", action="store_true", help=argparse.SUPPRESS)  # the service-mode child
     args = ap.parse_args(argv)
+    if not args.in_service:
+        os.environ.pop("PYHCS_FAKE_SERVICE", None)  # in process means in process (the service run is a child)
 
     cfg: Dict[str, Any] = dict(QUICK if args.quick else FULL)
     only = set(args.only.split(",")) if args.only else {"sync", "async", "events", "process", "import", "rss"}
@@ -1221,6 +1284,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"   {name}: {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
         return value
 
+    if args.mode == "service":
+        only = set()
     benches: List[Bench] = []
     if "sync" in only:
         benches.append(step("sync", lambda: bench_sync(env, cfg)))
@@ -1236,6 +1301,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result["import"] = step("import", lambda: bench_import(cfg)) if "import" in only else None
     result["rss"] = step("rss", lambda: bench_rss(env, cfg)) if "rss" in only else None
     result["leaks"] = leak_check(env)
+    if args.mode != "in-process" and not args.in_service:
+        result["service"] = step("service mode", lambda: run_service_mode(args.quick, fake_path))
     if result["import"] is not None and result["rss"] is not None:
         result["targets"] = targets(result)
     else:
@@ -1244,8 +1311,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     if result["import"] is not None and result["rss"] is not None:
         print(table(result))
-    else:
+    elif not args.in_service:
         print(json.dumps(result["benchmarks"], indent=1)[:20000])
+    if "service" in result:
+        print(service_table(result))
     if args.profile:
         print(profile(env, cfg))
     if args.json:

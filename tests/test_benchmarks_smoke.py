@@ -98,3 +98,18 @@ def test_quick_run_reports_machine_import_rss_and_leaks(report: Any) -> None:
     # leak figures are reported (not judged here: the object-layer tests own leak correctness)
     assert isinstance(report["leaks"]["open_handles"], int)
     assert {t["description"] for t in report["targets"]} and all(isinstance(t["met"], bool) for t in report["targets"])
+
+
+@pytest.mark.timeout(900)
+def test_quick_run_reports_service_mode_figures_with_the_same_floors(report: Any) -> None:
+    """Real HCS calls cross a process boundary (RPC to vmcompute): the call-path benchmarks run again with the fake
+    as a service process, every variant (pyhcs, raw cffi, C driver) its client, with the same ratios."""
+    svc = report["service"]
+    assert set(svc["benchmarks"]) == set(EXPECTED)
+    for key, variants in EXPECTED.items():
+        b = svc["benchmarks"][key]
+        assert set(b["variants"]) == variants, key
+        assert all(positive(v["median"]) for v in b["variants"].values()), key
+        assert set(b["ratios"]) == set(report["benchmarks"][key]["ratios"]), key
+        assert all(positive(r["median"]) for r in b["ratios"].values()), key
+    assert isinstance(svc["leaks"]["open_handles"], int) and svc["transport"]

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import List, Tuple
 
@@ -118,3 +119,22 @@ def test_the_api_reference_lists_nothing_private() -> None:
     section = api.split("## `Operation`", 1)[1].split("\n## ", 1)[0]
     for plumbing in ("future(", "start(", "detach(", "keep_facts(", "after_release("):
         assert f"`{plumbing}" not in section, plumbing
+
+
+@pytest.mark.skipif(IS_WINDOWS, reason="a POSIX shell session")
+def test_readme_service_session_runs_as_pasted() -> None:
+    """README "The fake HCS as a service": start, env, a system created by one process and used by another, stop.
+    Run in a private $TMPDIR, so its default endpoint is its own."""
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The fake HCS as a service", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    if not (DOCS.parent / ".venv" / "bin" / "python").exists():
+        pytest.skip("the README's session uses the quick start's .venv")
+    with tempfile.TemporaryDirectory(dir="/tmp", prefix="readme") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYHCS_")}
+        env["TMPDIR"] = tmp
+        proc = subprocess.run(["bash", "-euc", block], cwd=DOCS.parent, env=env, capture_output=True, text=True,
+                              timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "stdout=b'hello from another process\\n'" in proc.stdout, proc.stdout
+    assert "stopped" in proc.stdout

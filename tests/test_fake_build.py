@@ -20,8 +20,9 @@ from tests.fakes import build
 
 DECL = build.DECL
 CONTROL = ["FakeHcsReset", "FakeHcsInjectFault", "FakeHcsSetLatency", "FakeHcsSetMinimumDuration",
-           "FakeHcsSimulateServiceDisconnect",
-           "FakeHcsSimulateUnexpectedExit", "FakeHcsGetCounters", "FakeHcsWaitIdle"]
+           "FakeHcsSimulateServiceDisconnect", "FakeHcsSimulateUnexpectedExit", "FakeHcsGetCounters", "FakeHcsWaitIdle",
+           # service mode (fakehcs_control.h): counters of every client, of one client, the clients, the connection
+           "FakeHcsGetGlobalCounters", "FakeHcsGetClientCounters", "FakeHcsListClients", "FakeHcsServiceStatus"]
 
 
 def _declared(header: str) -> list:

@@ -17,7 +17,8 @@ computestorage.dll is a forwarder: each ComputeStorage.h export is ``HcsX = comp
 forwarder), so both files share one fake -- one FakeHcsReset, one fault table, one leak count -- exactly as the
 single POSIX library does. The loader resolves ``computecore`` to the computecore.dll already loaded in the
 process (the test session loads it first, by full path). libgcc is linked statically, so the DLLs need only
-kernel32 and msvcrt.
+kernel32 and msvcrt. fakehcs-service.exe is the fake HCS service (service_main.c, server.c) linked from the same
+objects: the same engine serving computecore.dll's client mode (PYHCS_FAKE_SERVICE names its pipe).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ NEWER = ["-include", str(HERE / "computecore_newer.h")]
 LDFLAGS = ["-shared", "-static-libgcc", "-Wl,--no-insert-timestamp"]
 LIBS = ["-lpsapi"]
 DLLS = ("computecore.dll", "computestorage.dll")
+SERVICE_EXE = "fakehcs-service.exe"
+# The service executable's own sources (build.py SERVICE_ONLY); computecore.dll is everything else.
+SERVICE_ONLY = ("server.c", "service_main.c")
 SDK_STORAGE_HEADER = Path("/usr/share/mingw-w64/include/computestorage.h")
 
 
@@ -89,7 +93,11 @@ def main(argv: "List[str] | None" = None) -> int:
     failed = [s.name for s, good in zip(srcs, ok) if not good]
     if failed:
         raise SystemExit(f"build_windows: compiling {', '.join(failed)} failed")
-    link(args.cc, [*LDFLAGS, "-o", str(out / "computecore.dll"), *map(str, objs), *LIBS], "computecore.dll")
+    dll_objs = [o for src, o in zip(srcs, objs) if src.name not in SERVICE_ONLY]
+    link(args.cc, [*LDFLAGS, "-o", str(out / "computecore.dll"), *map(str, dll_objs), *LIBS], "computecore.dll")
+    # The fake HCS service: the same objects plus its own, as a console program (a Windows process under Wine).
+    link(args.cc, ["-static-libgcc", "-Wl,--no-insert-timestamp", "-o", str(out / SERVICE_EXE), *map(str, objs),
+                   *LIBS], SERVICE_EXE)
     forwarded = storage_functions() & exports(args.cc, out / "computecore.dll")
     deffile = out / "computestorage.def"
     deffile.write_text("LIBRARY computestorage.dll\nEXPORTS\n" +
@@ -99,8 +107,8 @@ def main(argv: "List[str] | None" = None) -> int:
                     "typedef int computestorage_forwarders_only;\n")
     link(args.cc, [*LDFLAGS, "-o", str(out / "computestorage.dll"), str(stub), str(deffile)],
          "computestorage.dll")
-    print(f"build_windows: {out / 'computecore.dll'} from {len(srcs)} sources; {out / 'computestorage.dll'} "
-          f"forwarding {len(forwarded)} functions to it")
+    print(f"build_windows: {out / 'computecore.dll'} from {len(dll_objs)} sources; {out / 'computestorage.dll'} "
+          f"forwarding {len(forwarded)} functions to it; {out / SERVICE_EXE}")
     return 0
 
 

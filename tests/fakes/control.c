@@ -143,6 +143,7 @@ int fault_take(const char *function, int32_t *hr, int *sync)
 {
     int i = function_index(function), hit = 0;
     if (i < 0) return 0;
+    if (remote_active()) return remote_fault_take(function, hr, sync);   /* the service counts faults */
     plat_mutex_lock(ctl_lock);
     if (faults[i].count > 0) {
         faults[i].count--;
@@ -169,6 +170,7 @@ uint32_t latency_for(const char *function)
 {
     int i = function_index(function);
     uint32_t ms;
+    if (remote_active()) return remote_latency_for(function);
     plat_mutex_lock(ctl_lock);
     ms = i >= 0 && latency[i] ? latency[i] : latency_all;
     plat_mutex_unlock(ctl_lock);
@@ -183,6 +185,7 @@ FAKEHCS_API int FakeHcsInjectFault(const char *function, int32_t hr, uint32_t co
     if (i < 0) return -1;
     for (int k = 0; CANNOT_FAIL[k]; k++)
         if (strcmp(CANNOT_FAIL[k], function) == 0) return -2;
+    if (remote_active()) return remote_inject_fault(function, hr, count, flags);
     plat_mutex_lock(ctl_lock);
     faults[i].count = count;
     faults[i].hr = hr;
@@ -195,6 +198,7 @@ FAKEHCS_API int FakeHcsSetLatency(const char *function, uint32_t milliseconds)
 {
     int i;
     fake_init();
+    if (remote_active()) return remote_set_latency(function, milliseconds);   /* the service validates the name */
     if (function && strcmp(function, "*") == 0) {
         plat_mutex_lock(ctl_lock);
         latency_all = milliseconds;

@@ -1,7 +1,9 @@
 """Python access to the fake HCS's test control API (``fakehcs_control.h``).
 
 ``FakeHcs(path)`` opens the same ``libfakehcs.so`` that pyhcs loads (dlopen returns the one loaded instance) with
-its own small cffi ABI-mode declaration of the ``FakeHcs*`` functions.
+its own small cffi ABI-mode declaration of the ``FakeHcs*`` functions. In service mode (``PYHCS_FAKE_SERVICE``) the
+library is a client of the fake HCS service: reset, faults, latency, disconnect and unexpected exit act on the
+service (every client); ``counters()`` are this process's, ``global_counters()`` every client's.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, List, Union
 
 import cffi
 
@@ -32,6 +34,10 @@ void FakeHcsSimulateServiceDisconnect(void);
 int FakeHcsSimulateUnexpectedExit(const char *systemId, int32_t status);
 void FakeHcsGetCounters(FAKEHCS_COUNTERS *counters);
 int FakeHcsWaitIdle(uint32_t timeout_ms);
+void FakeHcsGetGlobalCounters(FAKEHCS_COUNTERS *counters);
+int FakeHcsGetClientCounters(uint32_t pid, FAKEHCS_COUNTERS *counters);
+int FakeHcsListClients(uint32_t *pids, int capacity);
+int FakeHcsServiceStatus(void);
 """
 
 FAULT_ASYNC = 0
@@ -102,9 +108,35 @@ class FakeHcs:
             raise LookupError(f"no running compute system {system_id!r} in the fake HCS")
 
     def counters(self) -> Dict[str, int]:
+        """This process's handles, strings and callbacks, with the (service's) LiveSystems and RunningProcesses."""
         c = _ffi.new("FAKEHCS_COUNTERS *")
         self._lib.FakeHcsGetCounters(c)
         return {name: int(getattr(c, name)) for name in dir(c)}
+
+    def global_counters(self) -> Dict[str, int]:
+        """Every client's counters summed (service mode); in process, the same as counters()."""
+        c = _ffi.new("FAKEHCS_COUNTERS *")
+        self._lib.FakeHcsGetGlobalCounters(c)
+        return {name: int(getattr(c, name)) for name in dir(c)}
+
+    def client_counters(self, pid: int) -> Dict[str, int]:
+        """The counters of the client process `pid` (LookupError when no such client is connected)."""
+        c = _ffi.new("FAKEHCS_COUNTERS *")
+        if self._lib.FakeHcsGetClientCounters(pid, c) != 0:
+            raise LookupError(f"no client with process id {pid} uses the fake HCS")
+        return {name: int(getattr(c, name)) for name in dir(c)}
+
+    def clients(self) -> List[int]:
+        """Process ids of the service's clients (in process: this process)."""
+        pids = _ffi.new("uint32_t[]", 256)
+        n = self._lib.FakeHcsListClients(pids, 256)
+        if n < 0:
+            raise ConnectionError("the fake HCS service cannot be reached")
+        return [int(pids[i]) for i in range(min(n, 256))]
+
+    def service_status(self) -> str:
+        """"in-process", "connected" (service mode), or "unreachable" (calls fail with HCS_E_SERVICE_DISCONNECT)."""
+        return {0: "in-process", 1: "connected"}.get(int(self._lib.FakeHcsServiceStatus()), "unreachable")
 
     def wait_quiescent(self, timeout: float = 5.0) -> bool:
         """Wait until no operation work, engine event or callback is queued or running."""

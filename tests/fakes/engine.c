@@ -6,6 +6,7 @@
  *   - the reaper: waitpid(pid, WNOHANG) on exactly the pids the engine started ("never leave zombies");
  *   - the notifier: hands queued events to the subscriber, in order.
  */
+#include "engine_local.h"   /* this file defines local_engine_*; remote.c defines engine_* */
 #include "engine.h"
 
 #include <stdarg.h>

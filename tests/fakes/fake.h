@@ -162,6 +162,15 @@ uint32_t minimum_duration_for(const char *function);
  * asynchronous fault is left in *async_fault for op_submit. */
 int32_t api_enter(const char *function, int32_t *async_fault);
 
+/* ---- service mode (remote.c): the engine calls go to a fake HCS service (PYHCS_FAKE_SERVICE) ---- */
+int remote_active(void);            /* 1 in client mode (decided once, by the fake's initialisation) */
+void remote_be_service(void);       /* the service executable: the engine is always its own */
+/* control.c's fault and latency tables live in the service in client mode: */
+int remote_fault_take(const char *function, int32_t *hr, int *sync);
+uint32_t remote_latency_for(const char *function);
+int remote_inject_fault(const char *function, int32_t hr, uint32_t count, uint32_t flags);
+int remote_set_latency(const char *function, uint32_t milliseconds);
+
 /* ---- small helpers ---- */
 char *wide_to_utf8(PCWSTR s, int32_t *hr);   /* NULL input -> NULL with *hr 0; bad UTF-16 -> E_INVALIDARG */
 void storage_reset(void);

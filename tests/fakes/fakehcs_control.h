@@ -73,4 +73,24 @@ FAKEHCS_API void FakeHcsGetCounters(FAKEHCS_COUNTERS *counters);
  * callback is queued or running. Returns 1 when idle, 0 on timeout. (Added for the leak checks of the tests.) */
 FAKEHCS_API int FakeHcsWaitIdle(uint32_t timeout_ms);
 
+/* ---- service mode: the library is a client of a fake HCS service (PYHCS_FAKE_SERVICE names its endpoint) ----
+ * FakeHcsGetCounters then gives this process's handle, string and callback counters with the service's
+ * LiveSystems and RunningProcesses; FakeHcsReset, faults, latency, disconnect and unexpected exit act on the
+ * service, so on every client. In process these functions describe this process, the only client. */
+
+/* Every connected client's counters summed, with the service's LiveSystems and RunningProcesses. */
+FAKEHCS_API void FakeHcsGetGlobalCounters(FAKEHCS_COUNTERS *counters);
+
+/* The counters of the connected client with process id `pid` (its own handles, strings and callbacks; the
+ * service's LiveSystems and RunningProcesses). Returns 0, or -1 when no such client is connected. */
+FAKEHCS_API int FakeHcsGetClientCounters(uint32_t pid, FAKEHCS_COUNTERS *counters);
+
+/* Writes up to `capacity` process ids of the connected clients into `pids`; returns how many are connected (-1 when
+ * the service cannot be reached). */
+FAKEHCS_API int FakeHcsListClients(uint32_t *pids, int capacity);
+
+/* 0: in-process mode; 1: connected to the fake HCS service; -1: the service cannot be reached (HCS calls fail with
+ * HCS_E_SERVICE_DISCONNECT until it can). */
+FAKEHCS_API int FakeHcsServiceStatus(void);
+
 #endif

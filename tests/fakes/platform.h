@@ -105,6 +105,9 @@ typedef struct plat_child {
     plat_fd console;                       /* pty master when spec.console */
 } plat_child;
 
+/* From now on, children end when this process ends (the fake HCS service: a new service starts empty, as after a
+ * vmcompute restart). Windows: always so (each child's job object is closed with the process). */
+void plat_children_die_with_process(void);
 /* Starts a child in its own process group (session when console). Returns 0 or a Win32 error code. */
 uint32_t plat_spawn(const plat_spawn_spec *spec, plat_child *child);
 /* Sends a (Linux-numbered) signal to the child's whole process group. Returns 0 or a Win32 error code. */

@@ -23,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -306,6 +309,9 @@ static char *resolve_program(const char *prog, const char *const *envp)
     return strdup(prog);  /* execve will fail with ENOENT and report it */
 }
 
+static int die_with_process;
+void plat_children_die_with_process(void) { die_with_process = 1; }
+
 uint32_t plat_spawn(const plat_spawn_spec *spec, plat_child *child)
 {
     int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
@@ -346,6 +352,9 @@ uint32_t plat_spawn(const plat_spawn_spec *spec, plat_child *child)
         }
     }
 
+#if defined(__linux__)
+    pid_t parent = getpid();
+#endif
     pid = fork();
     if (pid < 0) { rc = win32_from_errno(errno); goto fail; }
     if (pid == 0) {
@@ -353,6 +362,11 @@ uint32_t plat_spawn(const plat_spawn_spec *spec, plat_child *child)
         sigset_t none;
         struct sigaction dfl;
         int e;
+#if defined(__linux__)
+        /* The service's children: SIGKILL when the forking thread ends -- the service's pool threads never end, so
+         * that is when the service process ends (prctl(2) PR_SET_PDEATHSIG). */
+        if (die_with_process && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)) _exit(127);
+#endif
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
         for (int s = 1; s < 32; s++)

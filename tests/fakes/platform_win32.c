@@ -388,6 +388,9 @@ static void close_if(HANDLE *h)
     *h = NULL;
 }
 
+/* Already so: each child runs in a job with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE whose only handle is ours. */
+void plat_children_die_with_process(void) {}
+
 uint32_t plat_spawn(const plat_spawn_spec *spec, plat_child *child)
 {
     HANDLE child_std[3] = { NULL, NULL, NULL }, parent_std[3] = { NULL, NULL, NULL }, console = NULL, job = NULL;

@@ -19,13 +19,21 @@ from pyhcs._strings import take_wide, to_wide
 IS_WINDOWS = sys.platform == "win32"
 
 
+def service_mode() -> bool:
+    """The fake runs as a client of a fake HCS service (PYHCS_FAKE_SERVICE): processes are the service's children
+    and inherit its environment."""
+    return bool(os.environ.get("PYHCS_FAKE_SERVICE"))
+
+
 def shell(posix: str, windows: str) -> str:
     """A CommandLine for the fake: /bin/sh -c syntax off Windows, a Windows command line (cmd.exe) on Windows."""
     return windows if IS_WINDOWS else posix
 
 
 # Command lines the behaviour tests share. cmd.exe has no sleep: ping waits about 1 s between its echoes.
-SLEEP_30 = shell("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul")
+# exec: no shell between the fake and sleep, whose fork would leave a window where a signal sent right after the start
+# is taken by the shell's handler in the child before it execs (the signal would then be lost).
+SLEEP_30 = shell("exec sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul")
 SLEEP_SHORT = shell("sleep 0.3", "cmd /c ping -n 2 127.0.0.1 >nul")
 TRUE = shell("true", "cmd /c exit 0")
 

@@ -17,7 +17,9 @@ top of the repository, which .gitignore excludes):
 4. ``cp313/python313._pth``: the embeddable Python ignores PYTHONPATH, so the ._pth lists ``python313.zip``, ``.``,
    ``site`` and this checkout's ``src`` and top folder as Wine paths (``Z:\\...``), computed from this file's
    location.
-5. ``tests/fakes/build_windows.py``: computecore.dll and computestorage.dll, cross-compiled against the SDK headers.
+5. ``tests/fakes/build_windows.py``: computecore.dll and computestorage.dll, cross-compiled against the SDK headers,
+   and fakehcs-service.exe (the fake HCS service; the cross-process tests start it beside the DLLs, so it runs as a
+   Windows process whose clients reach it through a named pipe).
 6. ``wine python.exe -m pytest`` with ``PYHCS_FAKE_LIBRARY`` / ``PYHCS_FAKE_STORAGE_LIBRARY`` naming the DLLs, so
    the test session uses them instead of building the POSIX fake. The exit status is pytest's.
 
@@ -172,7 +174,8 @@ def build_dlls(out: Path) -> Dict[str, Path]:
 # ---------------------------------------------------------------------------------------------------- 6. run
 def wine_env(cache: Path) -> Dict[str, str]:
     env = dict(os.environ)
-    for name in ("PYTHONPATH", "PYTHONHOME", "PYHCS_COMPUTECORE", "PYHCS_COMPUTESTORAGE", "DISPLAY"):
+    for name in ("PYTHONPATH", "PYTHONHOME", "PYHCS_COMPUTECORE", "PYHCS_COMPUTESTORAGE", "PYHCS_FAKE_SERVICE",
+                 "PYHCS_FAKE_SERVICE_EXECUTABLE", "DISPLAY"):
         env.pop(name, None)
     env.update(
         WINEPREFIX=str(cache / "prefix"),
