@@ -18,7 +18,7 @@ def params(process: Dict[str, Any], **kw: Any) -> Dict[str, Any]:
 
 def test_args_are_escaped_into_the_command_line() -> None:
     p = params({"args": ["cmd", "/c", "echo a b"], "cwd": "C:\\"})
-    assert p == {"CommandLine": 'cmd /c "echo a b"', "WorkingDirectory": "C:\\", "Environment": {},
+    assert p == {"CommandLine": 'cmd /c "echo a b"', "WorkingDirectory": "C:\\",
                  "CreateStdInPipe": True, "CreateStdOutPipe": True, "CreateStdErrPipe": True}
 
 

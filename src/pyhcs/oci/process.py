@@ -121,7 +121,8 @@ def process_parameters(
         params["User"] = username
     if cwd:
         params["WorkingDirectory"] = cwd
-    params["Environment"] = environment
+    if environment:  # hcsshim: Environment is omitempty, so an empty map is not sent
+        params["Environment"] = environment
     if terminal:
         params["EmulateConsole"] = True
     params["CreateStdInPipe"] = bool(stdin)
