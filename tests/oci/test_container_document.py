@@ -348,6 +348,8 @@ def test_mount_sources_are_resolved_through_symlinks_when_paths_are_checked(tmp_
         link.symlink_to(target)
     except (OSError, NotImplementedError):
         pytest.skip("symlinks are not available here")
+    if not os.path.isdir(str(link)):
+        pytest.skip("this filesystem does not follow the symlink it made (Wine)")
     config = windows_config(layers=make_layers(str(tmp_path)), mounts=[{"destination": "C:\\d", "source": str(link)}])
     assert doc(config, check_paths=True)["Container"]["MappedDirectories"][0]["HostPath"] == os.path.realpath(target)
 

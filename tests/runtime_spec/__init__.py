@@ -15,17 +15,24 @@ BASE_URI = "https://raw.githubusercontent.com/opencontainers/runtime-spec/6999a8
 
 @lru_cache(maxsize=None)
 def validator(name: str) -> Any:
-    """A Draft 4 validator for schema/<name> (e.g. "state-schema.json") that resolves references locally."""
-    import jsonschema
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT4
+    """A Draft 4 validator for schema/<name> (e.g. "state-schema.json") that resolves references locally.
 
-    resources = []
-    for path in sorted(SCHEMA_DIR.glob("*.json")):
-        contents = json.loads(path.read_text(encoding="utf-8"))
-        resources.append((BASE_URI + path.name, Resource.from_contents(contents, default_specification=DRAFT4)))
-    registry = Registry().with_resources(resources)
-    return jsonschema.Draft4Validator({"$ref": BASE_URI + name}, registry=registry)
+    jsonschema 4.18+ resolves through the `referencing` registry; older versions (the Wine leg's, see
+    tests/windows/run_wine.py) through a RefResolver store."""
+    import jsonschema
+
+    schemas = {BASE_URI + path.name: json.loads(path.read_text(encoding="utf-8"))
+               for path in sorted(SCHEMA_DIR.glob("*.json"))}
+    root = {"$ref": BASE_URI + name}
+    try:
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT4
+    except ImportError:
+        resolver = jsonschema.RefResolver(base_uri=BASE_URI, referrer=root, store=schemas)
+        return jsonschema.Draft4Validator(root, resolver=resolver)
+    registry = Registry().with_resources(
+        [(uri, Resource.from_contents(contents, default_specification=DRAFT4)) for uri, contents in schemas.items()])
+    return jsonschema.Draft4Validator(root, registry=registry)
 
 
 def errors(name: str, document: Any) -> list:

@@ -603,7 +603,7 @@ def cmd_resize_tty(ctx: Context) -> None:
             raise hcs.system_error("hcs::System::OpenProcess", container_id, exc) from None
         with process:
             try:
-                process.resize_console(width, height)
+                process.resize_console(width=width, height=height)
             except pyhcs.HcsError as exc:
                 raise hcs.process_error("hcs::Process::ResizeConsole", container_id, int(pid), exc) from None
 

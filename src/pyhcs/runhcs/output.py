@@ -14,6 +14,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from .platform import replace_file
+
 __all__ = [
     "container_state",
     "go_json",
@@ -145,7 +147,7 @@ def write_pid_file(path: str, pid: int) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        replace_file(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

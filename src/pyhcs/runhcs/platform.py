@@ -137,7 +137,18 @@ class FileLock:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.005
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+            except PermissionError:
+                # Windows: the lock file is being deleted by the previous holder ("delete pending" refuses new
+                # opens until its last handle closes): wait for it like for a held lock.
+                if not IS_WINDOWS:
+                    raise
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+                continue
             try:
                 if self._try_lock(fd, block=deadline is None):
                     if IS_WINDOWS or self._same_file(fd):
@@ -224,6 +235,45 @@ class FileLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+
+# -- files that are replaced while others read them ------------------------------------------------------------------
+def read_file(path: str) -> bytes:
+    """The whole file. On Windows it is opened with FILE_SHARE_DELETE (Python's open() does not share delete), so
+    a writer can still replace it by rename while we read -- the POSIX behaviour the state store relies on."""
+    if not IS_WINDOWS:
+        with open(path, "rb") as fh:
+            return fh.read()
+    import ctypes
+    import msvcrt
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.CreateFileW.restype = wintypes.HANDLE
+    kernel32.CreateFileW.argtypes = [wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD, ctypes.c_void_p,
+                                     wintypes.DWORD, wintypes.DWORD, wintypes.HANDLE]
+    generic_read, share_all, open_existing, normal = 0x80000000, 0x7, 3, 0x80
+    handle = kernel32.CreateFileW(path, generic_read, share_all, None, open_existing, normal, None)
+    if handle is None or handle == wintypes.HANDLE(-1).value:
+        error = ctypes.get_last_error()  # type: ignore[attr-defined]
+        raise OSError(None, ctypes.FormatError(error).strip(), path, error)  # type: ignore[attr-defined]
+    fd = msvcrt.open_osfhandle(handle, os.O_RDONLY)  # type: ignore[attr-defined]
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
+def replace_file(source: str, target: str, timeout: float = 5.0) -> None:
+    """os.replace, retried on Windows while another program holds *target* open without FILE_SHARE_DELETE (a
+    reader of a pid file, a virus scanner): the rename then fails with access denied for a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if not IS_WINDOWS or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 # -- helper processes ----------------------------------------------------------------------------------------------

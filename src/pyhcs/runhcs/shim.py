@@ -368,8 +368,13 @@ class _InitHelper(_Helper):
 
     def _record_exit(self, code: Optional[int]) -> None:
         store = Store(self.job.root)
-        if not store.update(self.job.container_id, lock_timeout=RECORD_TIMEOUT,
-                            exit={"code": code, "time": time.time_ns()}):
+        try:
+            recorded = store.update(self.job.container_id, lock_timeout=RECORD_TIMEOUT,
+                                    exit={"code": code, "time": time.time_ns()})
+        except OSError as exc:  # the root went away, a full disk: the exit code still reaches our parent
+            log.warning("recording the exit: %s", exc)
+            return
+        if not recorded:
             log.info("the container's record is gone (deleted) or busy; exit %s not recorded", code)
 
 

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .errors import CliError, already_exists, not_found
-from .platform import IS_WINDOWS, FileLock
+from .platform import IS_WINDOWS, FileLock, read_file, replace_file
 
 __all__ = ["Record", "Store", "encode_id", "decode_id"]
 
@@ -123,8 +123,7 @@ class Store:
 
     def get(self, container_id: str) -> Optional[Record]:
         try:
-            with open(self._record_path(container_id), "rb") as fh:
-                data = fh.read()
+            data = read_file(self._record_path(container_id))
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -207,7 +206,7 @@ class Store:
                 os.fsync(fd)  # the data is on disk before the name points at it
             finally:
                 os.close(fd)
-            os.replace(tmp, self._record_path(container_id))
+            replace_file(tmp, self._record_path(container_id))
         except BaseException:
             try:
                 os.unlink(tmp)
