@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional
 
 import pytest
 
