@@ -409,3 +409,47 @@ def test_log_file_gets_logrus_json_lines(cli: Cli, tmp_path: Any) -> None:
 def test_create_scratch_is_lcow_only(cli: Cli) -> None:
     assert cli.fails("create-scratch") == "'destpath' is required"
     assert "not supported yet" in cli.fails("create-scratch", "--destpath", "x.vhdx", "--sizeGB", "5")
+
+
+# -- pods, shared networks, gMSA ----------------------------------------------------------------------------------------
+def test_pod_annotations_are_checked_as_runhcs_does(cli: Cli, tmp_path: Any) -> None:
+    sandbox = {"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pod1"}
+    assert cli.fails("create", "-b", bundle_at(tmp_path, "a", annotations=sandbox), "other") == \
+        "sandbox ID must match ID"
+    cli.ok("create", "-b", bundle_at(tmp_path, "b"), "plain")
+    member = {"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "plain"}
+    assert cli.fails("create", "-b", bundle_at(tmp_path, "c", annotations=member), "w1") == \
+        "container plain is not a sandbox"
+    member["io.kubernetes.cri.sandbox-id"] = "missing"
+    assert cli.fails("create", "-b", bundle_at(tmp_path, "d", annotations=member), "w2") == \
+        "ID 'missing' was not found"
+    cli.ok("create", "-b", bundle_at(tmp_path, "e", annotations=sandbox), "pod1")
+    member["io.kubernetes.cri.sandbox-id"] = "pod1"
+    cli.ok("create", "-b", bundle_at(tmp_path, "f", annotations=member), "w3")
+
+
+def test_a_shared_network_container_lends_its_namespace(cli: Cli, tmp_path: Any) -> None:
+    from pyhcs.runhcs.state import Store
+
+    ns = "168f3daf-efc6-4377-b20a-2c86764ba892"
+    layers = ["layer-top", "layer-base", "scratch"]
+
+    def windows(network: Dict[str, Any], name: str) -> Dict[str, Any]:
+        return {"layerFolders": [str(tmp_path / name / layer) for layer in layers], "network": network}
+
+    cli.ok("create", "-b", bundle_at(tmp_path, "n1", windows=windows({"networkNamespace": ns}, "n1")), "net")
+    cli.ok("create", "-b", bundle_at(tmp_path, "n2", windows=windows({"networkSharedContainerName": "net"}, "n2")),
+           "joiner")
+    assert Store(cli.root).load("joiner")["netns"] == ns
+
+
+def test_a_credential_spec_asks_hcs_for_a_credential_guard_instance(cli: Cli, tmp_path: Any) -> None:
+    bundle = bundle_at(tmp_path)
+    config = json.load(open(os.path.join(bundle, "config.json")))
+    config["windows"]["credentialSpec"] = '{"CmsPlugins":["ActiveDirectory"]}'
+    json.dump(config, open(os.path.join(bundle, "config.json"), "w"))
+    # The fake accepts the AddInstance request but has no ContainerCredentialGuard service property (it answers
+    # ERROR_NOT_SUPPORTED), so this shows the request being made and HCS's answer reaching the user.
+    text = cli.fails("create", "-b", bundle, "c1")
+    assert text.startswith("failed to retrieve container credential guard instances: ")
+    assert cli("list", "-q").out == b""
