@@ -49,7 +49,9 @@ EMBED_FOLDER = "cp313"
 PYTHON_VERSION = "3.13"
 # What the test suite imports on Windows (pyproject's runtime and test dependencies, minus mypy: type checking is
 # a host-side job and mypy's Windows wheels are compiled; tests/test_typing.py skips itself when mypy is absent).
-WHEELS = ("cffi", "typing-extensions", "pytest", "hypothesis", "pytest-timeout")
+# jsonschema below 4.18: later versions need rpds-py, a Rust extension that imports bcryptprimitives.dll, which
+# Wine 8 does not have ("DLL load failed ... Module not found"); 4.17 is pure Python (tests/runtime_spec handles both).
+WHEELS = ("cffi", "typing-extensions", "pytest", "hypothesis", "pytest-timeout", "jsonschema<4.18")
 APT_PACKAGES = {"wine": "wine", "wine64": "wine64", "x86_64-w64-mingw32-gcc": "gcc-mingw-w64-x86-64"}
 SDK_HEADER = Path("/usr/share/mingw-w64/include/computecore.h")
 
@@ -135,6 +137,9 @@ def ensure_wheels(cache: Path, home: Path) -> None:
     downloads = cache / "downloads" / "wheels"
     if not (downloads / ".complete").is_file() or (downloads / ".complete").read_text() != wanted:
         log(f"pip download --platform win_amd64 --python-version {PYTHON_VERSION} {wanted}")
+        # A changed list starts from an empty folder: every wheel in it is unpacked into site/, so a wheel the new
+        # list no longer wants (or an older version of one) must not linger.
+        shutil.rmtree(downloads, ignore_errors=True)
         pip_download(["--platform", "win_amd64", "--python-version", PYTHON_VERSION, "--only-binary=:all:",
                       *WHEELS], downloads)
         (downloads / ".complete").write_text(wanted)

@@ -1,0 +1,648 @@
+"""The commands: create, start, run, exec, kill, delete, list, state, ps, pause, resume, resize-tty (and the
+hidden shim). Each takes a :class:`Context` and raises CliError with runhcs's text, or ExitStatus.
+
+The deliberate differences from runhcs and from the OCI runtime spec are listed in docs/cli.md ("Differences");
+each is marked ``Choice:`` where it is made below.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
+
+import pyhcs
+from pyhcs import oci
+
+from . import hcs, output
+from .args import Parsed
+from .channel import Channel
+from .errors import INVALID_FORMAT, CliError, ExitStatus, container_is_stopped, not_found
+from .platform import (
+    fd_is_open,
+    go_chdir_error,
+    inheritable_handle,
+    pipe,
+    process_alive,
+    process_token,
+    spawn_detached,
+)
+from .shim import ShimJob, new_authkey, process_main, start_request
+from .signals import TERMINATE, InvalidSignal, windows_signal
+from .state import Record, Store
+
+__all__ = ["Context", "Runtime", "Helper", "ProcessLauncher", "COMMANDS"]
+
+SAFE_PIPE_PREFIX = "\\\\.\\pipe\\ProtectedPrefix\\Administrators\\"
+#: The OCI runtime-spec version whose bundles and state this CLI speaks.
+SPEC_VERSION = "1.3.0"
+#: How long delete waits for a terminated compute system to report its exit.
+TERMINATE_WAIT = 30.0
+
+
+class Helper(Protocol):
+    """A started helper: its pid and process token (see platform.process_token), the handshake channel, and a
+    way to wait for its exit code."""
+
+    pid: int
+    token: str
+    channel: Channel
+
+    def wait(self, timeout: Optional[float] = None) -> Optional[int]: ...
+
+
+Launcher = Callable[["Context", str, Tuple[bool, bool, bool], str], Helper]
+"""(context, container id, which of stdin/stdout/stderr to relay, --shim-log) -> a started helper."""
+
+
+@dataclass
+class Runtime:
+    """How helpers are started and recognised. The CLI uses processes; tests run helpers in threads."""
+
+    launcher: Launcher
+    alive: Callable[[int, str], bool] = process_alive
+    lock_timeout: Optional[float] = None
+    shutdown_timeout: Optional[float] = None
+
+
+@dataclass
+class Context:
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+    globals: Parsed
+    store: Store
+    runtime: Runtime
+    cmd: Parsed = field(default_factory=lambda: Parsed({}, [], []))
+
+    @property
+    def owner(self) -> str:
+        return str(self.globals["owner"])
+
+    @property
+    def args(self) -> List[str]:
+        return self.cmd.args
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text.encode("utf-8", "surrogatepass"))
+        self.stdout.flush()
+
+    def warn(self, text: str) -> None:
+        self.stderr.write((text + "\n").encode("utf-8", "replace"))
+        self.stderr.flush()
+
+
+# -- helpers as processes ----------------------------------------------------------------------------------------
+class _ProcessHelper:
+    def __init__(self, popen: Any, channel: Channel) -> None:
+        self.popen = popen
+        self.pid: int = popen.pid
+        self.token = process_token(popen.pid) or ""
+        self.channel = channel
+
+    def wait(self, timeout: Optional[float] = None) -> Optional[int]:
+        import subprocess
+
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return int(code) if code >= 0 else 128 - int(code)  # killed by signal N: 128+N, as a shell reports
+
+
+def ProcessLauncher(ctx: Context, container_id: str, streams: Tuple[bool, bool, bool], shim_log: str) -> Helper:
+    """Start ``python -m pyhcs.runhcs shim`` detached (runhcs launchShim: its own executable, ``shim``), with
+    our stdio and the handshake pipes."""
+    to_child_r, to_child_w = pipe()
+    to_parent_r, to_parent_w = pipe()
+    argv = [sys.executable, "-m", "pyhcs.runhcs", "--root", ctx.store.root]
+    if shim_log:
+        argv += ["--log", shim_log, "--log-format", str(ctx.globals["log-format"])]
+        if ctx.globals["debug"]:
+            argv.append("--debug")
+    argv += ["shim", "--handshake-in", str(inheritable_handle(to_child_r)),
+             "--handshake-out", str(inheritable_handle(to_parent_w))]
+    argv += [f"--{name}" for name, wanted in zip(("stdin", "stdout", "stderr"), streams) if wanted]
+    argv.append(container_id)
+    try:
+        popen = spawn_detached(argv, (to_child_r, to_parent_w))
+    except OSError as exc:
+        for fd in (to_child_r, to_child_w, to_parent_r, to_parent_w):
+            os.close(fd)
+        raise CliError(f"cannot start the container's helper: {exc}") from None
+    os.close(to_child_r)
+    os.close(to_parent_w)
+    return _ProcessHelper(popen, Channel(os.fdopen(to_parent_r, "rb", buffering=0),
+                                         os.fdopen(to_child_w, "wb", buffering=0)))
+
+
+# -- shared pieces ------------------------------------------------------------------------------------------------
+def abs_path_or_pipe(value: str) -> str:
+    """runhcs absPathOrEmpty: "" stays "", a \\\\.\\pipe\\ProtectedPrefix\\Administrators\\ path stays, others become
+    absolute."""
+    if not value or value.startswith(SAFE_PIPE_PREFIX):
+        return value
+    return os.path.abspath(value)
+
+
+def std_streams() -> Tuple[bool, bool, bool]:
+    """Which of our stdin/stdout/stderr exist (runhcs relays a stream only when the handle is there)."""
+    return fd_is_open(0), fd_is_open(1), fd_is_open(2)
+
+
+@dataclass
+class Inspection:
+    record: Record
+    alive: bool
+    system: Optional[pyhcs.ComputeSystem]
+    status: str
+
+    @property
+    def pid(self) -> int:
+        """runhcs ContainerState.pid: the helper's pid while it runs, 0 once it has exited."""
+        return int(self.record["shim"]["pid"]) if self.alive else 0
+
+
+@contextmanager
+def inspect(ctx: Context, record: Record, *, need_system: bool = True) -> Iterator[Inspection]:
+    """The container's status now (and an open handle to its compute system while the block runs)."""
+    shim = record.get("shim") or {}
+    alive = bool(shim) and ctx.runtime.alive(int(shim.get("pid", 0)), str(shim.get("token", "")))
+    system = hcs.open_system(record.id) if (alive and need_system) else None
+    try:
+        yield Inspection(record, alive, system, hcs.status_of(system, alive) if need_system else
+                         ("running" if alive else "stopped"))
+    finally:
+        if system is not None:
+            system.close()
+
+
+@contextmanager
+def not_stopped(ctx: Context, container_id: str) -> Iterator[Inspection]:
+    """runhcs getContainer(id, notStopped=true): the record (or not found), and ``container is stopped`` when the
+    helper has exited or HCS has no compute system."""
+    record = ctx.store.load(container_id)
+    with inspect(ctx, record) as info:
+        if info.system is None:
+            raise container_is_stopped()
+        yield info
+
+
+def state_document(info: Inspection) -> Dict[str, Any]:
+    record = info.record
+    return output.container_state(
+        oci_version=str(record.get("ociVersion", "")), container_id=record.id, pid=info.pid, status=info.status,
+        bundle=str(record.get("bundle", "")), rootfs=str(record.get("rootfs", "")),
+        created_ns=int(record.get("created", 0)), annotations=record.get("annotations") or None,
+        # Choice: runhcs always prints "" (it never reads the stored owner back); pyhcs prints the owner given
+        # at create, the field's documented meaning.
+        owner=str(record.get("owner", "")))
+
+
+# -- create / run --------------------------------------------------------------------------------------------------
+def _load_bundle(bundle_flag: str) -> oci.Bundle:
+    bundle = bundle_flag or os.getcwd()
+    try:
+        # runhcs chdirs into the bundle: its error is Go's "chdir <path>: <system message>".
+        if not os.path.isdir(bundle):
+            os.stat(os.path.join(bundle, "."))
+    except OSError as exc:
+        raise CliError(go_chdir_error(bundle_flag, exc)) from None
+    try:
+        return oci.load_bundle(bundle)
+    except oci.BundleError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _check_sandbox(ctx: Context, container_id: str, annotations: Dict[str, str]) -> str:
+    """runhcs createContainer's pod checks (cmd/runhcs/container.go): the sandbox id of the pod, or ""."""
+    sandbox_id, is_sandbox = oci.sandbox_annotations(annotations)
+    if is_sandbox:
+        if sandbox_id != container_id:
+            raise CliError("sandbox ID must match ID")
+    elif sandbox_id:
+        sandbox = ctx.store.load(sandbox_id)
+        if sandbox.get("sandboxId") != sandbox_id:
+            raise CliError(f"container {sandbox_id} is not a sandbox")
+    return sandbox_id
+
+
+def _shared_namespace(ctx: Context, config: Dict[str, Any]) -> Optional[str]:
+    """runhcs: networkSharedContainerName names a container whose network namespace this one joins."""
+    network = (config.get("windows") or {}).get("network") if isinstance(config.get("windows"), dict) else None
+    name = network.get("networkSharedContainerName") if isinstance(network, dict) else None
+    if not name or not isinstance(name, str):
+        return None
+    other = ctx.store.get(name)
+    return str(other["netns"]) if other and other.get("netns") else None
+
+
+def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
+    """create: check the bundle, start the init helper, record the container. Returns the record and the helper
+    (``run`` waits for it)."""
+    flags = ctx.cmd
+    if flags["host"]:
+        raise CliError("--host: containers hosted in a utility VM (Hyper-V isolation) are not supported yet")
+    pid_file = abs_path_or_pipe(flags["pid-file"])
+    shim_log = abs_path_or_pipe(flags["shim-log"])
+    bundle = _load_bundle(flags["bundle"])
+    config = bundle.config
+    annotations = config.get("annotations") if isinstance(config.get("annotations"), dict) else {}
+    sandbox_id = _check_sandbox(ctx, container_id, annotations or {})
+    namespace = _shared_namespace(ctx, config)
+    try:
+        document = oci.container_document(config, owner=ctx.owner, container_id=container_id, bundle=bundle.path,
+                                          check_paths=True, network_namespace=namespace)
+    except oci.SpecError as exc:
+        raise CliError(exc.one_line()) from None
+    streams = std_streams()
+    root = config.get("root") if isinstance(config.get("root"), dict) else {}
+    network = document["Container"].get("Networking") or {}
+    job = ShimJob(container_id=container_id, root=ctx.store.root, document=document, process=config.get("process"),
+                  stdin=streams[0], stdout=streams[1], stderr=streams[2], authkey=new_authkey(),
+                  credential_spec=oci.credential_spec(config))
+    if ctx.runtime.shutdown_timeout is not None:
+        job.shutdown_timeout = ctx.runtime.shutdown_timeout
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+        if ctx.store.exists(container_id):
+            raise CliError(f"container {container_id} already exists")
+        helper = ctx.runtime.launcher(ctx, container_id, streams, shim_log)
+        reply = _handshake(helper, job)
+        record = {
+            "id": container_id, "owner": ctx.owner, "bundle": bundle.path, "rootfs": (root or {}).get("path", ""),
+            "created": time.time_ns(), "ociVersion": config.get("ociVersion", ""), "annotations": annotations or {},
+            "spec": config, "sandboxId": sandbox_id, "netns": network.get("Namespace", ""),
+            "shim": {"pid": helper.pid, "token": helper.token, "endpoint": reply["endpoint"],
+                     "authkey": job.authkey},
+        }
+        try:
+            saved = ctx.store.create(record)
+        except BaseException:
+            helper.channel.close()  # the helper sees no commit and removes the compute system
+            raise
+        try:
+            if pid_file:
+                output.write_pid_file(pid_file, helper.pid)
+            helper.channel.send({"commit": True})
+        except OSError as exc:
+            ctx.store.remove(container_id)
+            helper.channel.close()
+            if isinstance(exc, BrokenPipeError):
+                raise CliError(f"unknown shim failure, exit code {helper.wait(10)}") from None
+            raise CliError(f"writing the pid file {pid_file}: {exc.strerror or exc}") from None
+        helper.channel.close()
+        return saved, helper
+
+
+def _handshake(helper: Helper, job: ShimJob) -> Dict[str, Any]:
+    """Send the job; the helper's ready reply, or its error as a CliError (runhcs GetErrorFromPipe)."""
+    try:
+        helper.channel.send(job.to_message())
+        reply = helper.channel.recv()
+    except (OSError, ValueError):
+        reply = None
+    if reply is None:
+        helper.channel.close()
+        # runhcs's words when the helper dies without telling why (hcsshim#2156).
+        raise CliError(f"unknown shim failure, exit code {helper.wait(30)}")
+    if not reply.get("ok"):
+        helper.channel.close()
+        helper.wait(30)
+        raise CliError(str(reply.get("error") or "unknown shim failure"))
+    return reply
+
+
+def cmd_create(ctx: Context) -> None:
+    create_container(ctx, ctx.args[0])
+
+
+def _start(ctx: Context, record: Record) -> None:
+    """start, the container's lock held."""
+    with inspect(ctx, record) as info:
+        status = info.status
+    if status == "created":
+        spec = record.get("spec") or {}
+        if spec.get("process") is None:
+            # Choice (OCI): config.md: process "is REQUIRED when start is called", runtime.md: start MUST
+            # generate an error when it is not set. runhcs starts the system and runs nothing.
+            raise CliError("cannot start a container without a process: config.json has no \"process\" "
+                           "(runtime-spec config.md: process is REQUIRED when start is called)")
+        shim = record["shim"]
+        reply = start_request(str(shim["endpoint"]), str(shim["authkey"]))
+        if not reply.get("ok"):
+            raise CliError(str(reply.get("error") or "the container's helper did not start it"))
+        record["initPid"] = int(reply["pid"])
+        ctx.store.save(record)
+    elif status == "stopped":
+        raise CliError("cannot start a container that has stopped")
+    elif status == "running":
+        raise CliError("cannot start an already running container")
+    else:
+        raise CliError(f"cannot start a container in the '{status}' state")
+
+
+def cmd_start(ctx: Context) -> None:
+    container_id = ctx.args[0]
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+        _start(ctx, ctx.store.load(container_id))
+
+
+def cmd_run(ctx: Context) -> None:
+    container_id = ctx.args[0]
+    record, helper = create_container(ctx, container_id)
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+        current = ctx.store.get(container_id)
+        if current is None:
+            raise not_found(container_id)
+        _start(ctx, current)
+    if ctx.cmd["detach"]:
+        return
+    code = helper.wait()
+    # runhcs run: wait for the helper, remove the container, exit with the process's code.
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+        current = ctx.store.get(container_id)
+        if current is not None:
+            _remove(ctx, current)
+    raise ExitStatus(code if code is not None else 1)
+
+
+# -- exec -----------------------------------------------------------------------------------------------------------
+def _exec_process(ctx: Context, record: Record) -> Tuple[Dict[str, Any], str]:
+    """The process to exec (and the file name errors are reported against): from -p, or the container's process
+    with the command line's args and --cwd/--env/--tty/--user (runhcs getProcessSpec)."""
+    path = ctx.cmd["process"]
+    if path:
+        try:
+            spec = oci.load_json_file(path, os.path.basename(path))
+        except oci.BundleError as exc:
+            raise CliError(str(exc)) from None
+        # runhcs validateProcessSpec, its words first.
+        cwd = spec.get("cwd")
+        if not cwd:
+            raise CliError("cwd property must not be empty")
+        if not isinstance(cwd, str) or not (os.path.isabs(cwd) or cwd.startswith("/") or
+                                            (len(cwd) > 2 and cwd[1] == ":" and cwd[2] in "\\/")):
+            raise CliError("cwd must be an absolute path")
+        if not spec.get("args") and not spec.get("commandLine"):
+            raise CliError("args must not be empty")
+        return spec, os.path.basename(path)
+    if len(ctx.args) == 1:
+        raise CliError("process args cannot be empty")
+    base = (record.get("spec") or {}).get("process")
+    spec = copy.deepcopy(base) if isinstance(base, dict) else {}
+    spec["args"] = ctx.args[1:]
+    # Choice: the command line given to exec replaces the container's commandLine too (runhcs keeps a
+    # commandLine from config.json, which then wins over the args you typed).
+    spec.pop("commandLine", None)
+    if ctx.cmd["cwd"]:
+        spec["cwd"] = ctx.cmd["cwd"]
+    spec["env"] = list(spec.get("env") or []) + list(ctx.cmd["env"])
+    if ctx.cmd.is_set("tty"):
+        spec["terminal"] = bool(ctx.cmd["tty"])
+    if ctx.cmd["user"]:
+        user = spec.get("user") if isinstance(spec.get("user"), dict) else {}
+        spec["user"] = dict(user or {}, username=ctx.cmd["user"])
+    return spec, "config.json"
+
+
+def cmd_exec(ctx: Context) -> None:
+    container_id = ctx.args[0]
+    pid_file = abs_path_or_pipe(ctx.cmd["pid-file"])
+    shim_log = abs_path_or_pipe(ctx.cmd["shim-log"])
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+        record = ctx.store.load(container_id)
+        with inspect(ctx, record) as info:
+            if info.status != "running":
+                raise container_is_stopped()
+        spec, source = _exec_process(ctx, record)
+        streams = std_streams()
+        try:  # every problem before a helper starts
+            oci.process_parameters(spec, path=() if ctx.cmd["process"] else ("process",), source=source,
+                                   stdin=streams[0], stdout=streams[1], stderr=streams[2])
+        except oci.SpecError as exc:
+            raise CliError(exc.one_line()) from None
+        job = ShimJob(container_id=container_id, root=ctx.store.root, exec=True, process=spec,
+                      stdin=streams[0], stdout=streams[1], stderr=streams[2])
+        helper = ctx.runtime.launcher(ctx, container_id, streams, shim_log)
+        reply = _handshake(helper, job)
+        execs = dict(record.get("execs") or {})
+        execs[str(helper.pid)] = int(reply["pid"])
+        record["execs"] = execs
+        ctx.store.save(record)
+        if pid_file:
+            output.write_pid_file(pid_file, helper.pid)
+    if not ctx.cmd["detach"]:
+        code = helper.wait()
+        raise ExitStatus(code if code is not None else 1)
+
+
+# -- kill / delete ----------------------------------------------------------------------------------------------------
+def _terminate_system(system: pyhcs.ComputeSystem) -> None:
+    try:
+        system.terminate()
+    except (pyhcs.HcsAlreadyStoppedError, pyhcs.HcsInvalidStateError, pyhcs.HcsNotFoundError):
+        pass
+    except pyhcs.HcsError as exc:
+        raise hcs.system_error("hcs::System::Terminate", system.id, exc) from None
+    try:
+        system.wait(TERMINATE_WAIT)
+    except pyhcs.HcsError:
+        pass
+
+
+def cmd_kill(ctx: Context) -> None:
+    container_id = ctx.args[0]
+    signal = ctx.args[1] if len(ctx.args) > 1 else ""
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+        with not_stopped(ctx, container_id) as info:
+            system = info.system
+            assert system is not None
+            try:
+                hcs_signal = windows_signal(signal)
+            except InvalidSignal as exc:
+                if info.status not in ("running", "created"):
+                    raise container_is_stopped() from None
+                raise CliError(str(exc)) from None
+            if info.status == "created":
+                # Choice (OCI): runtime.md kill / runtime-tools "kill" expect a created container to stop. runhcs
+                # refuses ("container is stopped": there is no process yet); pyhcs terminates the compute system.
+                _terminate_system(system)
+                return
+            if info.status != "running":
+                raise container_is_stopped()
+            pid = int(info.record.get("initPid") or 0)
+            try:
+                process = system.open_process(pid)
+            except (pyhcs.HcsNotFoundError, pyhcs.HcsAlreadyStoppedError):
+                raise container_is_stopped() from None
+            except pyhcs.HcsError as exc:
+                raise hcs.system_error("hcs::System::OpenProcess", container_id, exc) from None
+            with process:
+                spec_process = (info.record.get("spec") or {}).get("process") or {}
+                try:
+                    # runhcs: KILL terminates; so does any signal to a process with a terminal (its console
+                    # would swallow the control event).
+                    if hcs_signal is TERMINATE or spec_process.get("terminal"):
+                        process.terminate()
+                    else:
+                        process.signal(hcs_signal)
+                except (pyhcs.HcsNotFoundError, pyhcs.HcsAlreadyStoppedError):
+                    raise container_is_stopped() from None
+                except pyhcs.HcsError as exc:
+                    op = "hcs::Process::Kill" if hcs_signal is TERMINATE else "hcs::Process::Signal"
+                    raise hcs.process_error(op, container_id, pid, exc) from None
+
+
+def _remove(ctx: Context, record: Record) -> None:
+    """Terminate whatever is left of the compute system (an orphan too: its helper died) and drop the record."""
+    system = hcs.open_system(record.id)
+    if system is not None:
+        with system:
+            _terminate_system(system)
+    ctx.store.remove(record.id)
+
+
+def cmd_delete(ctx: Context) -> None:
+    container_id = ctx.args[0]
+    force = bool(ctx.cmd["force"])
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+        # runhcs: an unknown id fails even with --force.
+        record = ctx.store.load(container_id)
+        with inspect(ctx, record) as info:
+            status = info.status
+        if status not in ("stopped", "created") and not force:
+            # Choice (runhcs, runc): a created container is deleted without --force (runtime-spec says delete of
+            # a container that is not stopped MUST fail; containerd relies on deleting created containers).
+            raise CliError(f"cannot delete container {container_id} that is not stopped: {status}")
+        _remove(ctx, record)
+
+
+# -- queries ----------------------------------------------------------------------------------------------------------
+def cmd_state(ctx: Context) -> None:
+    record = ctx.store.load(ctx.args[0])
+    with inspect(ctx, record) as info:
+        document = state_document(info)
+    ctx.write(output.go_json(document, indent="  "))  # MarshalIndent, no newline
+
+
+def cmd_list(ctx: Context) -> None:
+    states = []
+    for container_id in ctx.store.ids():
+        try:
+            record = ctx.store.load(container_id)
+        except CliError as exc:
+            ctx.warn(f"reading state for {container_id}: {exc.message}")
+            continue
+        try:
+            with inspect(ctx, record) as info:
+                states.append(state_document(info))
+        except CliError as exc:
+            ctx.warn(f"reading status for {container_id}: {exc.message}")
+    if ctx.cmd["quiet"]:
+        ctx.write("".join(f"{s['id']}\n" for s in states))
+        return
+    fmt = ctx.cmd["format"]
+    if fmt == "table":
+        ctx.write(output.list_table(states))
+    elif fmt == "json":
+        ctx.write(output.go_json(states or None) + "\n")  # Go encodes an empty (nil) slice as null
+    else:
+        raise CliError(INVALID_FORMAT)
+
+
+def cmd_ps(ctx: Context) -> None:
+    with not_stopped(ctx, ctx.args[0]) as info:
+        assert info.system is not None
+        pids = hcs.process_ids(info.system)
+    if ctx.cmd["format"] != "json":
+        raise CliError(INVALID_FORMAT)
+    ctx.write(output.go_json(pids or None) + "\n")
+
+
+def _pause_resume(ctx: Context, operation: str) -> None:
+    container_id = ctx.args[0]
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+        with not_stopped(ctx, container_id) as info:
+            system = info.system
+            assert system is not None
+            try:
+                system.pause() if operation == "Pause" else system.resume()
+            except pyhcs.HcsError as exc:
+                raise hcs.system_error(f"hcs::System::{operation}", container_id, exc) from None
+
+
+def cmd_pause(ctx: Context) -> None:
+    _pause_resume(ctx, "Pause")
+
+
+def cmd_resume(ctx: Context) -> None:
+    _pause_resume(ctx, "Resume")
+
+
+def cmd_resize_tty(ctx: Context) -> None:
+    container_id, width, height = ctx.args[0], int(ctx.args[1]), int(ctx.args[2])
+    with not_stopped(ctx, container_id) as info:
+        system = info.system
+        assert system is not None
+        helper_pid = int(ctx.cmd["pid"])
+        if helper_pid == 0:
+            pid = info.record.get("initPid")
+            key = "pid"
+        else:
+            # --pid names an exec helper (the pid its --pid-file holds), mapped to its process's HCS pid.
+            pid = (info.record.get("execs") or {}).get(str(helper_pid))
+            key = f"pid-{helper_pid}"
+        if pid is None:
+            raise CliError(f"state '{key}' is not present for ID '{container_id}'")  # runhcs regstate NoStateError
+        try:
+            process = system.open_process(int(pid))
+        except pyhcs.HcsError as exc:
+            raise hcs.system_error("hcs::System::OpenProcess", container_id, exc) from None
+        with process:
+            try:
+                process.resize_console(width=width, height=height)
+            except pyhcs.HcsError as exc:
+                raise hcs.process_error("hcs::Process::ResizeConsole", container_id, int(pid), exc) from None
+
+
+def cmd_create_scratch(ctx: Context) -> None:
+    if not ctx.cmd["destpath"]:
+        raise CliError("'destpath' is required")
+    raise CliError("create-scratch formats a scratch disk inside a Linux utility VM (LCOW): "
+                   "Linux containers are not supported yet")
+
+
+def cmd_prepare_disk(ctx: Context) -> None:
+    if not ctx.cmd["destpath"]:
+        raise CliError("'destpath' is required")
+    raise CliError("prepare-disk formats a disk inside a Linux utility VM (LCOW): Linux containers are not "
+                   "supported yet")
+
+
+def cmd_shim(ctx: Context) -> None:
+    flags = ctx.cmd
+    code = process_main(int(flags["handshake-in"]), int(flags["handshake-out"]),
+                        (bool(flags["stdin"]), bool(flags["stdout"]), bool(flags["stderr"])))
+    raise ExitStatus(code)
+
+
+COMMANDS: Dict[str, Callable[[Context], None]] = {
+    "create": cmd_create,
+    "create-scratch": cmd_create_scratch,
+    "delete": cmd_delete,
+    "exec": cmd_exec,
+    "kill": cmd_kill,
+    "list": cmd_list,
+    "pause": cmd_pause,
+    "prepare-disk": cmd_prepare_disk,
+    "ps": cmd_ps,
+    "resize-tty": cmd_resize_tty,
+    "resume": cmd_resume,
+    "run": cmd_run,
+    "shim": cmd_shim,
+    "start": cmd_start,
+    "state": cmd_state,
+}
