@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Benchmarks of the HCS callback path, as ratios against floors measured in the same run.
 
-    python benchmarks/run.py [--quick] [--json PATH] [--profile] [--fake LIBRARY]
+    python benchmarks/run.py [--quick] [--json PATH] [--profile] [--fake LIBRARY] [--install-go | --no-go]
 
 Every figure is measured in this one process, against one loaded fake HCS (tests/fakes), three ways where it
 applies: pyhcs (the object layer), a raw cffi loop calling the same HCS functions with no pyhcs layer (the floor),
-and a C driver linked against the same fake (benchmarks/c_driver.c, the physical floor). Variants run interleaved
+and a C driver linked against the same fake (benchmarks/c_driver.c, the physical floor); and, when a Go toolchain is
+present, a Go peer built as hcsshim is built (benchmarks/go_peer, its own process against the same fake build, driven
+sample by sample from here: see benchmarks/_gopeer.py). Variants run interleaved
 (round r runs every variant, in an order rotated by r) and each figure is the median over rounds; ratios are the
 median of the per-round paired ratios, so machine drift and noise cancel. Ratios are throughput ratios: >1 means
 faster than the floor.
@@ -39,6 +41,7 @@ for p in (str(HERE), str(ROOT), str(ROOT / "src")):
         sys.path.insert(0, p)
 
 import _cdriver  # noqa: E402
+import _gopeer  # noqa: E402
 
 INFINITE = 0xFFFFFFFF
 CONTAINER_DOC = {"SchemaVersion": {"Major": 2, "Minor": 1}, "Container": {}}
@@ -183,6 +186,7 @@ class Env:
         from tests.fakes.control import FakeHcs
 
         self.fake = FakeHcs(fake_path)  # the fake's control API (counters), same loaded library
+        self.go: Optional[_gopeer.GoPeer] = None  # the Go peer process, when a Go toolchain is present
 
     def counters(self) -> Dict[str, int]:
         return self.fake.counters()
@@ -321,7 +325,8 @@ def bench_sync(env: Env, cfg: Dict[str, Any]) -> Bench:
     try:
         b.run([("c", "C driver", c_driver), ("raw_cffi", "raw cffi loop", raw_cffi),
                ("pyhcs", "pyhcs system.properties()", pyhcs_sync),
-               ("raw_cffi_json", "  diag: raw cffi + json.loads(result)", raw_cffi_json)], cfg["rounds"])
+               ("raw_cffi_json", "  diag: raw cffi + json.loads(result)", raw_cffi_json)]
+              + _gopeer.variants(env.go, "sync", n=n), cfg["rounds"])
     finally:
         L.HcsCloseComputeSystem(raw_h)
         with system:
@@ -494,6 +499,7 @@ def bench_async(env: Env, cfg: Dict[str, Any]) -> List[Bench]:
                 variants += [("pyhcs_gather", "  diag: pyhcs asyncio.gather(properties_async() x k)", pyhcs_gather),
                              ("raw_cffi_task", "  diag: raw cffi + a Task per op (gather)", raw_cffi_task),
                              ("pyhcs_begin", "  diag: pyhcs begin() ops awaited, no Task", pyhcs_begin)]
+            variants += _gopeer.variants(env.go, "async", n=n, k=k)
             b.run(variants, cfg["rounds"])
             benches.append(b)
     finally:
@@ -771,7 +777,8 @@ def bench_events(env: Env, cfg: Dict[str, Any], kind: str) -> Bench:
                ("pyhcs_inline", "pyhcs on_event(inline=True) callback", lambda: pyhcs_callback(True)),
                ("raw_async", "raw cffi -> asyncio future", raw_async),
                ("pyhcs_async", "pyhcs async for ... events()", pyhcs_async),
-               ("raw_callback_hop", "  diag: raw callback -> a Python thread", raw_callback_hop)],
+               ("raw_callback_hop", "  diag: raw callback -> a Python thread", raw_callback_hop)]
+              + (_gopeer.variants(env.go, "system_events", n=n) if kind == "system" else []),
               cfg["event_rounds"])
     finally:
         loop.close()
@@ -1111,6 +1118,7 @@ def table(result: Dict[str, Any]) -> str:
     lk = result["leaks"]
     lines.append(f"    leaked at the end: {lk['open_handles']} open handles/strings in the fake "
                  f"({', '.join(f'{k}={v}' for k, v in lk['fake_counters'].items())})")
+    lines.append(_gopeer.summary_line(result.get("go_peer")))
     lines.append("")
     lines.append("targets:")
     for t in result["targets"]:
@@ -1121,9 +1129,9 @@ def table(result: Dict[str, Any]) -> str:
 
 def targets(result: Dict[str, Any]) -> List[Dict[str, Any]]:
     out = []
-    for key, ratio, minimum, desc in TARGETS:
+    for key, ratio, minimum, desc in TARGETS + _gopeer.TARGETS:
         b = result["benchmarks"].get(key)
-        if b is None:
+        if b is None or ratio not in b["ratios"]:
             continue
         v = b["ratios"][ratio]["median"]
         out.append({"description": desc, "benchmark": key, "ratio": ratio, "value": v, "minimum": minimum,
@@ -1188,6 +1196,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--profile", action="store_true", help="also print cProfile of the pyhcs sync and async paths")
     ap.add_argument("--fake", metavar="LIBRARY", help="use this fake HCS .so instead of building tests/fakes")
     ap.add_argument("--only", metavar="NAMES", help="comma list of: sync,async,events,process,import,rss")
+    ap.add_argument("--install-go", action="store_true",
+                    help="apt-get install golang-go when no Go toolchain is found (never done otherwise)")
+    ap.add_argument("--no-go", action="store_true", help="skip the Go peer even when Go is present")
     args = ap.parse_args(argv)
 
     cfg: Dict[str, Any] = dict(QUICK if args.quick else FULL)
@@ -1201,6 +1212,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         fake_path = str(build_fake())
     env = Env(fake_path)
     print(f"fake: {fake_path}\nC driver: {_cdriver.build(fake_path)}", file=sys.stderr)
+    env.go, go_info = _gopeer.start(fake_path, install=args.install_go, enabled=not args.no_go)
+    print(f"Go peer: {go_info.get('binary') or 'skipped: ' + str(go_info['reason'])}", file=sys.stderr)
 
     result: Dict[str, Any] = {
         "schema": 1,
@@ -1208,6 +1221,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "config": {"quick": args.quick, **{k: v for k, v in cfg.items() if k != "async"},
                    "async": {str(k): v for k, v in cfg["async"].items()}},
         "fake": fake_path,
+        "go_peer": go_info,
         "benchmarks": {},
     }
 
@@ -1229,10 +1243,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if "process" in only:
         benches.append(step("processes", lambda: bench_processes(env, cfg)))
     for b in benches:
-        result["benchmarks"][b.key] = b.to_json(ratio_spec(b.key))
+        result["benchmarks"][b.key] = b.to_json(ratio_spec(b.key) + _gopeer.ratio_spec(b.key, list(b.samples)))
     result["import"] = step("import", lambda: bench_import(cfg)) if "import" in only else None
     result["rss"] = step("rss", lambda: bench_rss(env, cfg)) if "rss" in only else None
     result["leaks"] = leak_check(env)
+    if env.go is not None:
+        result["go_peer"]["final"] = env.go.close()  # its own fake's counters after closing everything
     if result["import"] is not None and result["rss"] is not None:
         result["targets"] = targets(result)
     else:
