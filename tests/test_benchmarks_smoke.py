@@ -113,6 +113,7 @@ def test_quick_run_reports_machine_import_rss_and_leaks(report: Any) -> None:
         assert m[field], field
     imp = report["import"]
     assert positive(imp["pyhcs_ms"]["median"]) and isinstance(imp["cffi_ms"]["median"], float)
+    assert positive(imp["pyhcs_no_bytecode_ms"]["median"])  # the diagnostic: every module compiled on import
     assert imp["importtime_us"]["pyhcs"] > 0
     rss = report["rss"]
     assert rss["operations"] > 0 and positive(rss["rss_before_kb"]) and positive(rss["rss_after_kb"])
