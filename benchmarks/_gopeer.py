@@ -263,3 +263,40 @@ def summary_line(info: Optional[Dict[str, Any]]) -> str:
     leaked = sum(int(c.get(k, 0)) for k in keys) if c else "?"
     return (f"    Go peer: {info.get('go_version')}, GOMAXPROCS={info.get('gomaxprocs')}, own process; "
             f"leaked at the end in its fake: {leaked}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python benchmarks/_gopeer.py [--fake LIB] [COMMAND ...]``: build the peer (and the fake) and print the
+    binary's path, or run the given peer commands (e.g. ``"async 6000 100"``) and print their answers."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--fake", metavar="LIBRARY", help="the fake HCS .so (default: build tests/fakes)")
+    ap.add_argument("--install-go", action="store_true", help="apt-get install golang-go when Go is missing")
+    ap.add_argument("commands", nargs="*", help="peer commands: sync N | async N K [goroutines|loop] | "
+                                                "system_events N")
+    args = ap.parse_args(argv)
+    if args.fake:
+        fake = os.path.abspath(args.fake)
+    else:
+        sys.path.insert(0, str(ROOT))
+        from tests.fakes.build import build_fake
+
+        fake = str(build_fake())
+    peer, info = start(fake, install=args.install_go)
+    if peer is None:
+        print(f"Go peer skipped: {info['reason']}", file=sys.stderr)
+        return 1
+    print(peer.binary)
+    for command in args.commands:
+        reply = peer.command(command)
+        words = command.split()
+        n = int(words[1]) if len(words) > 1 and words[1].isdigit() else 1
+        print(f"{command}: {reply['ns'] / 1e3 / n:.2f} us/op" if "ns" in reply else f"{command}: {reply}")
+    print(json.dumps(peer.close()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
