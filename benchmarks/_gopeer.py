@@ -201,6 +201,8 @@ def start(fake_path: str, install: bool = False, enabled: bool = True) -> Tuple[
         return None, {"available": False, "reason": "disabled (--no-go)"}
     try:
         go = find_go()
+        if go is None and os.environ.get("GO"):
+            raise GoUnavailable(f"$GO is {os.environ['GO']!r}, which is not an executable")
         if go is None:
             if not install:
                 raise GoUnavailable("no Go toolchain (install Debian's golang-go, or pass --install-go)")
