@@ -198,7 +198,7 @@ class GoPeer:
 def start(fake_path: str, install: bool = False, enabled: bool = True) -> Tuple[Optional[GoPeer], Dict[str, Any]]:
     """(peer, description); peer is None when Go is unavailable or disabled, and the description says why."""
     if not enabled:
-        return None, {"available": False, "reason": "disabled (--no-go)"}
+        return None, {"available": False, "reason": "disabled by --no-go"}
     try:
         go = find_go()
         if go is None and os.environ.get("GO"):

@@ -156,4 +156,4 @@ def test_without_a_go_toolchain_the_peer_is_skipped_with_the_reason(monkeypatch:
     assert info == {"available": False,
                     "reason": "no Go toolchain (install Debian's golang-go, or pass --install-go)"}
     peer, info = _gopeer.start(str(fake_library), enabled=False)
-    assert peer is None and info["reason"] == "disabled (--no-go)"
+    assert peer is None and info["reason"] == "disabled by --no-go"
