@@ -867,9 +867,9 @@ def bench_processes(env: Env, cfg: Dict[str, Any]) -> Bench:
 
 def bench_import(cfg: Dict[str, Any]) -> Dict[str, Any]:
     """Import time in fresh interpreters. The headline is measured with bytecode cached, as a user who installed the
-    wheel has it (pip compiles .pyc files at install time); a PYTHONDONTWRITEBYTECODE=1 environment, as these
-    helpers' shells are, otherwise compiles every pyhcs module on every import, which costs about as much as the
-    import itself. The cache goes to a private PYTHONPYCACHEPREFIX, so the source tree is never written; the figure
+    wheel has it (pip compiles .pyc files at install time); in a PYTHONDONTWRITEBYTECODE=1 environment (some
+    development and CI shells set it) every pyhcs module would otherwise be compiled on every import, which costs
+    about as much as the import itself. The cache goes to a private PYTHONPYCACHEPREFIX, so the source tree is never written; the figure
     without bytecode is kept as a diagnostic."""
     import shutil
     import tempfile
