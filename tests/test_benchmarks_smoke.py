@@ -139,7 +139,8 @@ def test_quick_run_compares_with_the_go_peer_when_go_is_present(report: Any) -> 
     counters = go["final"]["counters"]
     assert go["final"]["idle"] is True
     assert [counters[k] for k in ("OpenOperations", "OpenSystemHandles", "OpenProcessHandles",
-                                  "OutstandingStrings")] == [0, 0, 0, 0], counters
+                                  "OutstandingStrings", "LiveSystems")] == [0, 0, 0, 0, 0], counters
+    assert "terminate_error" not in go["final"]
     descriptions = {t["description"] for t in report["targets"]}
     assert {d for _, _, _, d in _gopeer.TARGETS} <= descriptions
 

@@ -389,6 +389,19 @@ func (s *System) PropertiesSync() (*Properties, error) {
 	return props, nil
 }
 
+// Terminate is HcsTerminateComputeSystem through runOperation (hcsshim's shim terminates what it created).
+func (s *System) Terminate() error {
+	s.handleLock.RLock()
+	defer s.handleLock.RUnlock()
+	if s.handle == nil {
+		return nil
+	}
+	_, err := runSync("HcsTerminateComputeSystem", func(op C.HCS_OPERATION) C.HRESULT {
+		return C.HcsTerminateComputeSystem(s.handle, op, nil)
+	})
+	return err
+}
+
 // Close closes the handle (HCS runs no callback for it afterwards), then forgets the notification context.
 func (s *System) Close() {
 	s.handleLock.Lock()

@@ -165,12 +165,18 @@ func (p *peer) systemEvents(n int) (int64, error) {
 }
 
 func (p *peer) quit() map[string]any {
+	var terminateErr error
 	if p.system != nil {
+		terminateErr = p.system.Terminate()
 		p.system.Close()
 		p.system = nil
 	}
 	idle := waitIdle(5000)
-	return map[string]any{"counters": counters(), "idle": idle}
+	out := map[string]any{"counters": counters(), "idle": idle}
+	if terminateErr != nil {
+		out["terminate_error"] = terminateErr.Error()
+	}
+	return out
 }
 
 func atoi(fields []string, i int) (int, error) {
