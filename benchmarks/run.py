@@ -2,10 +2,13 @@
 """Benchmarks of the HCS callback path, as ratios against floors measured in the same run.
 
     python benchmarks/run.py [--quick] [--json PATH] [--profile] [--fake LIBRARY] [--mode both|in-process|service]
+                             [--install-go | --no-go]
 
 Every figure is measured in this one process, against one loaded fake HCS (tests/fakes), three ways where it
 applies: pyhcs (the object layer), a raw cffi loop calling the same HCS functions with no pyhcs layer (the floor),
-and a C driver linked against the same fake (benchmarks/c_driver.c, the physical floor). Variants run interleaved
+and a C driver linked against the same fake (benchmarks/c_driver.c, the physical floor); and, when a Go toolchain is
+present, a Go peer built as hcsshim is built (benchmarks/go_peer, its own process against the same fake build, driven
+sample by sample from here: see benchmarks/_gopeer.py). Variants run interleaved
 (round r runs every variant, in an order rotated by r) and each figure is the median over rounds; ratios are the
 median of the per-round paired ratios, so machine drift and noise cancel. Ratios are throughput ratios: >1 means
 faster than the floor.
@@ -40,6 +43,7 @@ for p in (str(HERE), str(ROOT), str(ROOT / "src")):
         sys.path.insert(0, p)
 
 import _cdriver  # noqa: E402
+import _gopeer  # noqa: E402
 
 INFINITE = 0xFFFFFFFF
 CONTAINER_DOC = {"SchemaVersion": {"Major": 2, "Minor": 1}, "Container": {}}
@@ -187,6 +191,7 @@ class Env:
         # Every variant measures the binding's own cost on the same fake; the fake's realistic minimum durations of
         # creates (tests/fakes/README.md, "Operations") would add the same floor to each and flatten the ratios.
         self.fake.set_minimum_duration("*", 0)
+        self.go: Optional[_gopeer.GoPeer] = None  # the Go peer process, when a Go toolchain is present
 
     def counters(self) -> Dict[str, int]:
         return self.fake.counters()
@@ -325,7 +330,8 @@ def bench_sync(env: Env, cfg: Dict[str, Any]) -> Bench:
     try:
         b.run([("c", "C driver", c_driver), ("raw_cffi", "raw cffi loop", raw_cffi),
                ("pyhcs", "pyhcs system.properties()", pyhcs_sync),
-               ("raw_cffi_json", "  diag: raw cffi + json.loads(result)", raw_cffi_json)], cfg["rounds"])
+               ("raw_cffi_json", "  diag: raw cffi + json.loads(result)", raw_cffi_json)]
+              + _gopeer.variants(env.go, "sync", n=n), cfg["rounds"])
     finally:
         L.HcsCloseComputeSystem(raw_h)
         with system:
@@ -498,6 +504,7 @@ def bench_async(env: Env, cfg: Dict[str, Any]) -> List[Bench]:
                 variants += [("pyhcs_gather", "  diag: pyhcs asyncio.gather(properties_async() x k)", pyhcs_gather),
                              ("raw_cffi_task", "  diag: raw cffi + a Task per op (gather)", raw_cffi_task),
                              ("pyhcs_begin", "  diag: pyhcs begin() ops awaited, no Task", pyhcs_begin)]
+            variants += _gopeer.variants(env.go, "async", n=n, k=k)
             b.run(variants, cfg["rounds"])
             benches.append(b)
     finally:
@@ -775,7 +782,8 @@ def bench_events(env: Env, cfg: Dict[str, Any], kind: str) -> Bench:
                ("pyhcs_inline", "pyhcs on_event(inline=True) callback", lambda: pyhcs_callback(True)),
                ("raw_async", "raw cffi -> asyncio future", raw_async),
                ("pyhcs_async", "pyhcs async for ... events()", pyhcs_async),
-               ("raw_callback_hop", "  diag: raw callback -> a Python thread", raw_callback_hop)],
+               ("raw_callback_hop", "  diag: raw callback -> a Python thread", raw_callback_hop)]
+              + (_gopeer.variants(env.go, "system_events", n=n) if kind == "system" else []),
               cfg["event_rounds"])
     finally:
         loop.close()
@@ -863,26 +871,57 @@ def bench_processes(env: Env, cfg: Dict[str, Any]) -> Bench:
 # ----------------------------------------------------------------------------------------------- 5. import, RSS
 
 def bench_import(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """Import time in fresh interpreters. The headline is measured with bytecode cached, as a user who installed the
+    wheel has it (pip compiles .pyc files at install time); in a PYTHONDONTWRITEBYTECODE=1 environment (some
+    development and CI shells set it) every pyhcs module would otherwise be compiled on every import, which costs
+    about as much as the import itself. The cache goes to a private PYTHONPYCACHEPREFIX, so the source tree is never written; the figure
+    without bytecode is kept as a diagnostic."""
+    import resource
+    import shutil
+    import tempfile
+
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.pop("PYTHONSTARTUP", None)
-    cases = {"pass": "pass", "cffi": "import cffi", "pyhcs": "import pyhcs"}
+    no_bytecode = dict(env, PYTHONDONTWRITEBYTECODE="1")
+    no_bytecode.pop("PYTHONPYCACHEPREFIX", None)
+    prefix = tempfile.mkdtemp(prefix="pyhcs-bench-pyc-")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = prefix
+    cases = {"pass": ("pass", env), "cffi": ("import cffi", env), "pyhcs": ("import pyhcs", env),
+             "pass_no_bytecode": ("pass", no_bytecode), "pyhcs_no_bytecode": ("import pyhcs", no_bytecode)}
     times: Dict[str, List[float]] = {k: [] for k in cases}
+    cpu: Dict[str, List[float]] = {k: [] for k in cases}
 
-    def once(code: str) -> float:
+    def once(code: str, env: Dict[str, str], key: Optional[str] = None) -> float:
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], env=env, check=True)
-        return (time.perf_counter() - t0) * 1e3
+        wall = (time.perf_counter() - t0) * 1e3
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if key is not None:  # the child's own CPU time: what waiting for a busy machine's CPUs does not inflate
+            cpu[key].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1e3)
+        return wall
 
-    for k, code in cases.items():  # warm the file cache and bytecode
-        once(code)
-    for r in range(cfg["import_runs"]):
-        order = list(cases.items())
-        k0 = r % len(order)
-        for k, code in order[k0:] + order[:k0]:
-            times[k].append(once(code))
-    base = statistics.median(times["pass"])
+    try:
+        for k, (code, e) in cases.items():  # warm the file cache and the bytecode cache
+            once(code, e)
+        for r in range(cfg["import_runs"]):
+            order = list(cases.items())
+            k0 = r % len(order)
+            for k, (code, e) in order[k0:] + order[:k0]:
+                times[k].append(once(code, e, k))
+        base = statistics.median(times["pass"])
+        base_no_bytecode = statistics.median(times["pass_no_bytecode"])
+        details = _import_details(cfg, env, times, base, base_no_bytecode)
+        details["pyhcs_cpu_ms"] = summary([t - statistics.median(cpu["pass"]) for t in cpu["pyhcs"]])
+        return details
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
 
+
+def _import_details(cfg: Dict[str, Any], env: Dict[str, str], times: Dict[str, List[float]], base: float,
+                    base_no_bytecode: float) -> Dict[str, Any]:
     # -X importtime: the interpreter's own account (less noisy than wall clock), and where pyhcs's time goes
     def importtime(module: str) -> Tuple[int, List[Tuple[int, str]]]:
         proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], env=env,
@@ -920,10 +959,14 @@ def bench_import(cfg: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "unit": "ms",
         "method": "wall clock of `python -c CODE` in fresh subprocesses minus `python -c pass`, medians of "
-                  f"{cfg['import_runs']} interleaved runs",
+                  f"{cfg['import_runs']} interleaved runs, bytecode cached in a private PYTHONPYCACHEPREFIX",
         "interpreter_ms": summary(times["pass"]),
         "cffi_ms": summary([t - base for t in times["cffi"]]),
         "pyhcs_ms": summary([t - base for t in times["pyhcs"]]),
+        "pyhcs_no_bytecode_ms": summary([t - base_no_bytecode for t in times["pyhcs_no_bytecode"]]),
+        # host CPU speed drifts up to 2x from minute to minute on a shared VM; interpreter start-up is fixed work,
+        # so this ratio moves much less than the milliseconds do
+        "pyhcs_over_interpreter": statistics.median(times["pyhcs"]) / base - 1.0,
         "pyhcs_over_cffi_importtime": statistics.median(cumulative["pyhcs"]) / max(1, statistics.median(cumulative["cffi"])),
         "importtime_us": {m: statistics.median(v) for m, v in cumulative.items()},
         "importtime_top_cumulative_us": [{"us": us, "module": m.strip()} for us, m in top[:8]],
@@ -1104,7 +1147,9 @@ def table(result: Dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"5a. import time (fresh interpreters, minus `python -c pass` = {fmt(imp['interpreter_ms']['median'])} "
                  f"ms): import pyhcs {fmt(imp['pyhcs_ms']['median'])} ms [{fmt(imp['pyhcs_ms']['p25'])} - "
-                 f"{fmt(imp['pyhcs_ms']['p75'])}], import cffi {fmt(imp['cffi_ms']['median'])} ms")
+                 f"{fmt(imp['pyhcs_ms']['p75'])}] (CPU time {fmt(imp['pyhcs_cpu_ms']['median'])} ms), import cffi "
+                 f"{fmt(imp['cffi_ms']['median'])} ms; without bytecode (every module compiled): "
+                 f"{fmt(imp['pyhcs_no_bytecode_ms']['median'])} ms")
     top = ", ".join(f"{t['module']} {t['us'] / 1000:.1f}" for t in imp["importtime_top_cumulative_us"][1:6])
     lines.append(f"    -X importtime: pyhcs {imp['importtime_us']['pyhcs'] / 1000:.1f} ms, cffi "
                  f"{imp['importtime_us']['cffi'] / 1000:.1f} ms; inside pyhcs (cumulative ms): {top}")
@@ -1115,6 +1160,7 @@ def table(result: Dict[str, Any]) -> str:
     lk = result["leaks"]
     lines.append(f"    leaked at the end: {lk['open_handles']} open handles/strings in the fake "
                  f"({', '.join(f'{k}={v}' for k, v in lk['fake_counters'].items())})")
+    lines.append(_gopeer.summary_line(result.get("go_peer")))
     lines.append("")
     lines.append("targets:")
     for t in result["targets"]:
@@ -1125,9 +1171,9 @@ def table(result: Dict[str, Any]) -> str:
 
 def targets(result: Dict[str, Any]) -> List[Dict[str, Any]]:
     out = []
-    for key, ratio, minimum, desc in TARGETS:
+    for key, ratio, minimum, desc in TARGETS + _gopeer.TARGETS:
         b = result["benchmarks"].get(key)
-        if b is None:
+        if b is None or ratio not in b["ratios"]:
             continue
         v = b["ratios"][ratio]["median"]
         out.append({"description": desc, "benchmark": key, "ratio": ratio, "value": v, "minimum": minimum,
@@ -1252,6 +1298,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="in-process: the fake loaded in this process; service: the call-path benchmarks again with "
                          "the fake HCS as a service process (default: both)")
     ap.add_argument("--in-service", action="store_true", help=argparse.SUPPRESS)  # the service-mode child
+    ap.add_argument("--install-go", action="store_true",
+                    help="apt-get install golang-go when no Go toolchain is found (never done otherwise)")
+    ap.add_argument("--no-go", action="store_true", help="skip the Go peer even when Go is present")
     args = ap.parse_args(argv)
     if not args.in_service:
         os.environ.pop("PYHCS_FAKE_SERVICE", None)  # in process means in process (the service run is a child)
@@ -1267,6 +1316,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         fake_path = str(build_fake())
     env = Env(fake_path)
     print(f"fake: {fake_path}\nC driver: {_cdriver.build(fake_path)}", file=sys.stderr)
+    env.go, go_info = _gopeer.start(fake_path, install=args.install_go, enabled=not args.no_go)
+    print(f"Go peer: {go_info.get('binary') or 'skipped: ' + str(go_info['reason'])}", file=sys.stderr)
 
     result: Dict[str, Any] = {
         "schema": 1,
@@ -1274,6 +1325,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "config": {"quick": args.quick, **{k: v for k, v in cfg.items() if k != "async"},
                    "async": {str(k): v for k, v in cfg["async"].items()}},
         "fake": fake_path,
+        "go_peer": go_info,
         "benchmarks": {},
     }
 
@@ -1297,12 +1349,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if "process" in only:
         benches.append(step("processes", lambda: bench_processes(env, cfg)))
     for b in benches:
-        result["benchmarks"][b.key] = b.to_json(ratio_spec(b.key))
+        result["benchmarks"][b.key] = b.to_json(ratio_spec(b.key) + _gopeer.ratio_spec(b.key, list(b.samples)))
     result["import"] = step("import", lambda: bench_import(cfg)) if "import" in only else None
     result["rss"] = step("rss", lambda: bench_rss(env, cfg)) if "rss" in only else None
     result["leaks"] = leak_check(env)
     if args.mode != "in-process" and not args.in_service:
         result["service"] = step("service mode", lambda: run_service_mode(args.quick, fake_path))
+    if env.go is not None:
+        result["go_peer"]["final"] = env.go.close()  # its own fake's counters after closing everything
     if result["import"] is not None and result["rss"] is not None:
         result["targets"] = targets(result)
     else:

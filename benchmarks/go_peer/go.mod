@@ -1,0 +1,3 @@
+module pyhcs.invalid/benchmarks/gopeer
+
+go 1.19
