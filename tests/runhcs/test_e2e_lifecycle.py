@@ -1,0 +1,190 @@
+"""A container's whole life through the CLI, every command its own process and every helper a detached process,
+all clients of one fake HCS service (tests/runhcs/e2e.py).
+
+Expected behaviour: go-runhcs-contract.md (hcsshim cmd/runhcs, pkg/go-runhcs) -- outputs byte for byte, the pid
+file equal to ``state.pid`` (runtime-tools pidfile), ``run``/``exec`` exiting with the process's code; every
+``state`` is checked against the runtime-spec state schema (tests/runtime_spec), and the deliberate differences
+are docs/cli.md's "Differences".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.runhcs.e2e import ProcessCli, exits_with, read_text, script_path, shell, sleeper, write_json
+from tests.runhcs.support import make_bundle
+from tests.support import IS_WINDOWS
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def bundle(tmp_path: Path, name: str, process: object = None, **top: object) -> str:
+    path = tmp_path / name
+    path.mkdir(exist_ok=True)
+    return make_bundle(str(path), process, **top)  # type: ignore[arg-type]
+
+
+def crlf(data: bytes) -> bytes:
+    """Output with Windows line ends made POSIX (cmd writes \\r\\n)."""
+    return data.replace(b"\r\n", b"\n")
+
+
+ENTRIES = [pytest.param("script", id="runhcs-script"), pytest.param("module", id="python-m-pyhcs.runhcs")]
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_create_start_pause_resume_kill_delete_each_a_separate_process(e2e: ProcessCli, tmp_path: Path,
+                                                                       entry: str) -> None:
+    if entry == "script" and script_path() is None:
+        pytest.skip("no runhcs console script beside this interpreter (the Windows embeddable Python has no "
+                    "launcher: use python.exe -m pyhcs.runhcs)")
+    e2e.entry = entry
+    process = shell(f"echo started; sleep 60", "cmd /c \"echo started& ping -n 61 127.0.0.1 >NUL\"")
+    b = bundle(tmp_path, "b", process, annotations={"org.example.team": "cli"})
+    pid_file = str(tmp_path / "c1.pid")
+
+    # create -> created; the pid file holds the helper's pid, without a newline (runhcs createPidFile)
+    created = e2e.ok("create", "--bundle", b, "--pid-file", pid_file, "c1")
+    assert created.out == b""
+    with open(pid_file, "rb") as fh:
+        pid_text = fh.read()
+    assert pid_text.isdigit(), pid_text
+    state = e2e.state("c1")
+    assert state == {"ociVersion": "1.1.0", "id": "c1", "pid": int(pid_text), "status": "created", "bundle": b,
+                     "rootfs": state["rootfs"], "created": state["created"],
+                     "annotations": {"org.example.team": "cli"}, "owner": "runhcs"}
+    assert list(state) == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "annotations",
+                           "owner"]
+    assert state["rootfs"].startswith("\\\\?\\Volume{")
+    assert e2e.hcs_systems() == {"c1": "Created"}  # the compute system exists, not started (runhcs create)
+    assert e2e.ok("ps", "--format=json", "c1").out == b"null\n"  # nothing runs before start
+
+    # start -> running
+    assert e2e.ok("start", "c1").out == b""
+    assert e2e.wait_status("c1", "running")["pid"] == int(pid_text)
+    pids = json.loads(e2e.ok("ps", "--format=json", "c1").out)
+    assert len(pids) >= 1 and all(isinstance(p, int) for p in pids)
+    listed = e2e.list_json()
+    assert [(s["id"], s["status"], s["pid"]) for s in listed] == [("c1", "running", int(pid_text))]
+
+    # pause -> paused (the one status beyond the schema's enum); start refuses, with the state's name
+    e2e.ok("pause", "c1")
+    assert e2e.state("c1")["status"] == "paused"
+    assert e2e.hcs_systems() == {"c1": "Paused"}
+    assert e2e.fails("start", "c1") == "cannot start a container in the 'paused' state"
+    assert e2e.fails("delete", "c1") == "cannot delete container c1 that is not stopped: paused"
+    # resume -> running
+    e2e.ok("resume", "c1")
+    assert e2e.state("c1")["status"] == "running"
+    assert e2e.fails("start", "c1") == "cannot start an already running container"
+
+    # kill -> stopped; the helper has gone, so pid is 0 (runhcs), and a second kill changes nothing
+    e2e.ok("kill", "c1", "KILL")
+    stopped = e2e.wait_status("c1", "stopped")
+    assert stopped["pid"] == 0
+    assert e2e.fails("kill", "c1", "KILL") == "container is stopped"
+    assert e2e.fails("start", "c1") == "cannot start a container that has stopped"
+    assert e2e.state("c1") == stopped
+
+    # the container's stdout was create's own stdout, kept by the helper after create exited
+    e2e.wait_for_no_clients()
+    assert crlf(created.output_now()) == b"started\n"
+
+    # delete -> gone, from the state store and from HCS
+    e2e.ok("delete", "c1")
+    assert e2e.fails("state", "c1") == "ID 'c1' was not found"
+    assert e2e.ok("list", "--format=json").out == b"null\n"
+    assert e2e.hcs_systems() == {}
+
+
+def test_run_without_detach_relays_output_deletes_and_exits_with_the_process_code(e2e: ProcessCli,
+                                                                                   tmp_path: Path) -> None:
+    """runhcs run.go: create + start, wait for the helper, remove the container, exit with its code."""
+    done = e2e("run", "-b", bundle(tmp_path, "b", exits_with(3, "hello")), "r1")
+    assert (done.code, crlf(done.out), done.err) == (3, b"hello\n", b"")
+    assert e2e.fails("state", "r1") == "ID 'r1' was not found"
+    assert e2e.hcs_systems() == {}
+    done = e2e("run", "-b", bundle(tmp_path, "b0", exits_with(0)), "r0")
+    assert (done.code, done.err) == (0, b"")
+
+
+def test_run_detached_returns_with_the_container_running(e2e: ProcessCli, tmp_path: Path) -> None:
+    pid_file = str(tmp_path / "pid")
+    e2e.ok("run", "-d", "--pid-file", pid_file, "-b", bundle(tmp_path, "b", sleeper()), "d1")
+    state = e2e.state("d1")
+    assert state["status"] == "running" and state["pid"] == int(read_text(pid_file))
+    e2e.ok("kill", "d1", "")  # go-runhcs always sends the signal argument, empty for the default (CtrlShutdown)
+    assert e2e.wait_status("d1", "stopped")["pid"] == 0
+    e2e.ok("delete", "d1")
+
+
+def test_exec_with_a_command_line_and_with_a_process_file(e2e: ProcessCli, tmp_path: Path) -> None:
+    """runhcs exec.go: a command line (the container's process with new args) or -p process.json; without
+    --detach the CLI exits with the process's code; --pid-file holds the exec helper's pid."""
+    e2e.ok("run", "-d", "-b", bundle(tmp_path, "b", sleeper()), "x1")
+    if IS_WINDOWS:
+        done = e2e("exec", "x1", "cmd", "/c", "echo from exec& exit 4")
+    else:
+        done = e2e("exec", "x1", "sh", "-c", "echo from exec; exit 4", "-d")  # trailing -d is sh's, not --detach
+    assert (done.code, crlf(done.out), done.err) == (4, b"from exec\n", b"")
+
+    spec = write_json(str(tmp_path / "process.json"), exits_with(5, "from file"))
+    done = e2e("exec", "--process", spec, "x1")
+    assert (done.code, crlf(done.out), done.err) == (5, b"from file\n", b"")
+
+    pid_file = str(tmp_path / "exec.pid")
+    e2e.ok("exec", "-p", spec, "--detach", "--pid-file", pid_file, "x1")
+    text = read_text(pid_file)
+    assert text.isdigit() and int(text) != e2e.state("x1")["pid"]  # the exec helper, not the init helper
+
+    e2e.ok("kill", "x1", "KILL")
+    e2e.wait_status("x1", "stopped")
+    assert e2e.fails("exec", "x1", "whatever") == "container is stopped"
+    e2e.ok("delete", "x1")
+
+
+def test_state_and_list_of_several_containers(e2e: ProcessCli, tmp_path: Path) -> None:
+    """list: every container of the root, each a runhcs ContainerState; table, json and -q."""
+    assert e2e.ok("list", "--format=json").out == b"null\n"
+    assert e2e.ok("list").out.split() == [b"ID", b"PID", b"STATUS", b"BUNDLE", b"CREATED", b"OWNER"]
+    e2e.ok("create", "-b", bundle(tmp_path, "b1"), "a")
+    e2e.ok("--owner", "containerd-runhcs-shim-v1", "run", "-d", "-b", bundle(tmp_path, "b2", sleeper()), "b")
+    states = e2e.list_json()
+    assert [(s["id"], s["status"], s["owner"]) for s in states] == [("a", "created", "runhcs"),
+                                                                   ("b", "running", "containerd-runhcs-shim-v1")]
+    assert states == [e2e.state("a"), e2e.state("b")]
+    assert e2e.ok("list", "-q").out == b"a\nb\n"
+    table = e2e.ok("list").out.decode().splitlines()
+    assert [row.split()[:3] for row in table[1:]] == [["a", str(states[0]["pid"]), "created"],
+                                                      ["b", str(states[1]["pid"]), "running"]]
+    assert table[0].index("PID") == 12  # text/tabwriter: minwidth 12, padding 3
+
+
+def test_the_helper_log_goes_to_shim_log(e2e: ProcessCli, tmp_path: Path) -> None:
+    """--shim-log (go-runhcs CreateOpts.ShimLog): the helper's log, in --log-format."""
+    log = str(tmp_path / "shim.log")
+    e2e.ok("--debug", "--log-format", "json", "run", "-d", "--shim-log", log, "-b",
+           bundle(tmp_path, "b", sleeper()), "l1")
+    e2e.ok("kill", "l1", "KILL")
+    e2e.wait_status("l1", "stopped")
+    e2e.ok("delete", "l1")
+    e2e.wait_for_no_clients()
+    lines = [json.loads(line) for line in read_text(log).splitlines()]
+    assert lines and all({"level", "msg", "time"} <= set(line) for line in lines), lines
+    assert any("helper for l1" in line["msg"] for line in lines), lines
+
+
+def test_a_relative_bundle_and_pid_file_are_taken_from_the_working_directory(e2e: ProcessCli,
+                                                                            tmp_path: Path) -> None:
+    """go-runhcs passes the bundle as given and the pid file made absolute; runhcs resolves the bundle against
+    its working directory and reports it absolute."""
+    b = bundle(tmp_path, "rel")
+    e2e.ok("create", "--bundle", "rel", "--pid-file", "rel.pid", "r1", cwd=str(tmp_path))
+    state = e2e.state("r1")
+    assert state["bundle"] == b and os.path.isabs(state["bundle"])
+    assert int(read_text(str(tmp_path / "rel.pid"))) == state["pid"]
+    e2e.ok("delete", "r1")  # a created container: deleted without --force (runhcs; docs/cli.md)
