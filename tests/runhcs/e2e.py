@@ -117,11 +117,15 @@ class ProcessCli:
             self.env.pop("PYTHONDONTWRITEBYTECODE", None)
             self.env["PYTHONPYCACHEPREFIX"] = pycache
         self._outputs = itertools.count(1)
+        self._turns = itertools.count()
         self.history: List[Result] = []
 
     # -- running commands ------------------------------------------------------------------------------------------
     def argv(self, *args: str, entry: Optional[str] = None, root: bool = True) -> List[str]:
-        return entry_command(entry or self.entry) + (["--root", self.root] if root else []) + list(args)
+        entry = entry or self.entry
+        if entry == "both":  # take turns: each command through the other entry point
+            entry = ("script", "module")[next(self._turns) % 2]
+        return entry_command(entry) + (["--root", self.root] if root else []) + list(args)
 
     def output_files(self) -> tuple:
         n = next(self._outputs)

@@ -33,17 +33,13 @@ def crlf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n")
 
 
-ENTRIES = [pytest.param("script", id="runhcs-script"), pytest.param("module", id="python-m-pyhcs.runhcs")]
-
-
-@pytest.mark.parametrize("entry", ENTRIES)
-def test_create_start_pause_resume_kill_delete_each_a_separate_process(e2e: ProcessCli, tmp_path: Path,
-                                                                       entry: str) -> None:
-    if entry == "script" and script_path() is None:
-        pytest.skip("no runhcs console script beside this interpreter (the Windows embeddable Python has no "
-                    "launcher: use python.exe -m pyhcs.runhcs)")
-    e2e.entry = entry
-    process = shell(f"echo started; sleep 60", "cmd /c \"echo started& ping -n 61 127.0.0.1 >NUL\"")
+def test_create_start_pause_resume_kill_delete_each_a_separate_process(e2e: ProcessCli, tmp_path: Path) -> None:
+    """The whole lifecycle; the commands take turns between the two entry points, the ``runhcs`` console script
+    and ``python -m pyhcs.runhcs``, which therefore share one state store (the Windows embeddable Python of the
+    Wine leg has no console-script launcher: there every command is ``python.exe -m pyhcs.runhcs``)."""
+    if script_path() is not None:
+        e2e.entry = "both"
+    process = shell("echo started; sleep 60", "cmd /c \"echo started& ping -n 61 127.0.0.1 >NUL\"")
     b = bundle(tmp_path, "b", process, annotations={"org.example.team": "cli"})
     pid_file = str(tmp_path / "c1.pid")
 

@@ -22,7 +22,7 @@ import os
 import time
 import uuid
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .errors import CliError, already_exists, not_found
 from .platform import IS_WINDOWS, FileLock, read_file, replace_file
@@ -159,12 +159,18 @@ class Store:
     def update(self, container_id: str, lock_timeout: Optional[float] = None, **fields: Any) -> bool:
         """Under the lock: set *fields* on the record; False when the record is gone (deleted meanwhile) or the lock
         could not be had within *lock_timeout*."""
+        return self.amend(container_id, lambda record: record.update(fields), lock_timeout)
+
+    def amend(self, container_id: str, change: Callable[[Record], None], lock_timeout: Optional[float] = None
+              ) -> bool:
+        """Under the lock: apply *change* to the record and save it; False when the record is gone (deleted
+        meanwhile) or the lock could not be had within *lock_timeout*."""
         try:
             with self.locked(container_id, lock_timeout):
                 record = self.get(container_id)
                 if record is None:
                     return False
-                record.update(fields)
+                change(record)
                 self.save(record)
                 return True
         except CliError:
