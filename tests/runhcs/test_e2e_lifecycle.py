@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,9 +79,12 @@ def test_create_start_pause_resume_kill_delete_each_a_separate_process(e2e: Proc
     assert e2e.state("c1")["status"] == "running"
     assert e2e.fails("start", "c1") == "cannot start an already running container"
 
-    # kill -> stopped; the helper has gone, so pid is 0 (runhcs), and a second kill changes nothing
+    # kill -> stopped: a kill that terminates returns once the container is stopped (docs/cli.md); once the
+    # helper has gone, pid is 0 (runhcs); a second kill changes nothing
     e2e.ok("kill", "c1", "KILL")
-    stopped = e2e.wait_status("c1", "stopped")
+    assert e2e.state("c1")["status"] == "stopped"
+    e2e.wait_for_no_clients()
+    stopped = e2e.state("c1")
     assert stopped["pid"] == 0
     assert e2e.fails("kill", "c1", "KILL") == "container is stopped"
     assert e2e.fails("start", "c1") == "cannot start a container that has stopped"
@@ -184,3 +188,32 @@ def test_a_relative_bundle_and_pid_file_are_taken_from_the_working_directory(e2e
     assert state["bundle"] == b and os.path.isabs(state["bundle"])
     assert int(read_text(str(tmp_path / "rel.pid"))) == state["pid"]
     e2e.ok("delete", "r1")  # a created container: deleted without --force (runhcs; docs/cli.md)
+
+
+@pytest.mark.skipif(IS_WINDOWS, reason="a pseudo terminal (pty) is POSIX")
+def test_state_ends_its_line_on_a_terminal_only(e2e: ProcessCli, tmp_path: Path) -> None:
+    """Piped, ``state`` is runhcs's bytes (no newline: go-runhcs and scripts); on a terminal it ends the line, so
+    the prompt does not follow the closing brace (docs/cli.md, Differences)."""
+    import pty
+
+    e2e.ok("create", "-b", bundle(tmp_path, "b"), "t1")
+    assert e2e.ok("state", "t1").out.endswith(b"\n}")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(e2e.argv("state", "t1"), env=e2e.env, stdin=subprocess.DEVNULL, stdout=slave,
+                              stderr=subprocess.PIPE, timeout=60)
+        os.close(slave)
+        data = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other side has closed
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0 and proc.stderr == b""
+    assert data.endswith(b"}\r\n")  # the terminal turns \n into \r\n
+    e2e.ok("delete", "t1")

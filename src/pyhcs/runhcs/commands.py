@@ -13,10 +13,9 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
 import pyhcs
-from pyhcs import oci
 
 from . import hcs, output
 from .args import Parsed
@@ -31,9 +30,16 @@ from .platform import (
     process_token,
     spawn_detached,
 )
-from .shim import ShimJob, new_authkey, process_main, start_request
 from .signals import TERMINATE, InvalidSignal, windows_signal
 from .state import Record, Store
+
+if TYPE_CHECKING:
+    from pyhcs import oci
+
+    from .shim import ShimJob
+
+# pyhcs.oci and the helper's module load only for the commands that use them (create, run, exec, start, shim):
+# state, list, kill and delete start faster (containerd runs them often; under Wine each module costs ~10 ms).
 
 __all__ = ["Context", "Runtime", "Helper", "ProcessLauncher", "COMMANDS"]
 
@@ -42,6 +48,8 @@ SAFE_PIPE_PREFIX = "\\\\.\\pipe\\ProtectedPrefix\\Administrators\\"
 SPEC_VERSION = "1.3.0"
 #: How long delete waits for a terminated compute system to report its exit.
 TERMINATE_WAIT = 30.0
+#: How long a kill that terminated the container's process waits for the container to stop.
+KILL_WAIT = 10.0
 
 
 class Helper(Protocol):
@@ -204,6 +212,8 @@ def state_document(info: Inspection) -> Dict[str, Any]:
 
 # -- create / run --------------------------------------------------------------------------------------------------
 def _load_bundle(bundle_flag: str) -> oci.Bundle:
+    from pyhcs import oci
+
     bundle = bundle_flag or os.getcwd()
     try:
         # runhcs chdirs into the bundle: its error is Go's "chdir <path>: <system message>".
@@ -219,6 +229,8 @@ def _load_bundle(bundle_flag: str) -> oci.Bundle:
 
 def _check_sandbox(ctx: Context, container_id: str, annotations: Dict[str, str]) -> str:
     """runhcs createContainer's pod checks (cmd/runhcs/container.go): the sandbox id of the pod, or ""."""
+    from pyhcs import oci
+
     sandbox_id, is_sandbox = oci.sandbox_annotations(annotations)
     if is_sandbox:
         if sandbox_id != container_id:
@@ -243,6 +255,10 @@ def _shared_namespace(ctx: Context, config: Dict[str, Any]) -> Optional[str]:
 def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
     """create: check the bundle, start the init helper, record the container. Returns the record and the helper
     (``run`` waits for it)."""
+    from pyhcs import oci
+
+    from .shim import ShimJob, new_authkey
+
     flags = ctx.cmd
     if flags["host"]:
         raise CliError("--host: containers hosted in a utility VM (Hyper-V isolation) are not supported yet")
@@ -330,6 +346,8 @@ def _start(ctx: Context, record: Record) -> None:
             # generate an error when it is not set. runhcs starts the system and runs nothing.
             raise CliError("cannot start a container without a process: config.json has no \"process\" "
                            "(runtime-spec config.md: process is REQUIRED when start is called)")
+        from .shim import start_request
+
         shim = record["shim"]
         reply = start_request(str(shim["endpoint"]), str(shim["authkey"]))
         if not reply.get("ok"):
@@ -346,14 +364,14 @@ def _start(ctx: Context, record: Record) -> None:
 
 def cmd_start(ctx: Context) -> None:
     container_id = ctx.args[0]
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         _start(ctx, ctx.store.load(container_id))
 
 
 def cmd_run(ctx: Context) -> None:
     container_id = ctx.args[0]
     record, helper = create_container(ctx, container_id)
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         current = ctx.store.get(container_id)
         if current is None:
             raise not_found(container_id)
@@ -362,7 +380,7 @@ def cmd_run(ctx: Context) -> None:
         return
     code = helper.wait()
     # runhcs run: wait for the helper, remove the container, exit with the process's code.
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         current = ctx.store.get(container_id)
         if current is not None:
             _remove(ctx, current)
@@ -373,6 +391,8 @@ def cmd_run(ctx: Context) -> None:
 def _exec_process(ctx: Context, record: Record) -> Tuple[Dict[str, Any], str]:
     """The process to exec (and the file name errors are reported against): from -p, or the container's process
     with the command line's args and --cwd/--env/--tty/--user (runhcs getProcessSpec)."""
+    from pyhcs import oci
+
     path = ctx.cmd["process"]
     if path:
         try:
@@ -409,10 +429,14 @@ def _exec_process(ctx: Context, record: Record) -> Tuple[Dict[str, Any], str]:
 
 
 def cmd_exec(ctx: Context) -> None:
+    from pyhcs import oci
+
+    from .shim import ShimJob
+
     container_id = ctx.args[0]
     pid_file = abs_path_or_pipe(ctx.cmd["pid-file"])
     shim_log = abs_path_or_pipe(ctx.cmd["shim-log"])
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         record = ctx.store.load(container_id)
         with inspect(ctx, record) as info:
             if info.status != "running":
@@ -456,44 +480,62 @@ def _terminate_system(system: pyhcs.ComputeSystem) -> None:
 def cmd_kill(ctx: Context) -> None:
     container_id = ctx.args[0]
     signal = ctx.args[1] if len(ctx.args) > 1 else ""
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
-        with not_stopped(ctx, container_id) as info:
-            system = info.system
-            assert system is not None
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
+        terminated = _kill(ctx, container_id, signal)
+    if terminated:
+        # Choice: a kill that terminates returns once the container is stopped (runhcs returns at once, while its
+        # shim is still shutting the system down), so `kill <id> KILL && delete <id>` works as a script expects.
+        # The wait is outside the lock: the helper takes it to record the exit.
+        system = hcs.open_system(container_id)
+        if system is not None:
+            with system:
+                try:
+                    system.wait(KILL_WAIT)
+                except pyhcs.HcsError:
+                    pass  # still stopping after KILL_WAIT (or gone): the kill itself is done
+
+
+def _kill(ctx: Context, container_id: str, signal: str) -> bool:
+    """kill, the container's lock held; whether it terminated the init process (or the created system)."""
+    with not_stopped(ctx, container_id) as info:
+        system = info.system
+        assert system is not None
+        try:
+            hcs_signal = windows_signal(signal)
+        except InvalidSignal as exc:
+            if info.status not in ("running", "created"):
+                raise container_is_stopped() from None
+            raise CliError(str(exc)) from None
+        if info.status == "created":
+            # Choice (OCI): runtime.md kill / runtime-tools "kill" expect a created container to stop. runhcs
+            # refuses ("container is stopped": there is no process yet); pyhcs terminates the compute system.
+            _terminate_system(system)
+            return False
+        if info.status != "running":
+            raise container_is_stopped()
+        pid = int(info.record.get("initPid") or 0)
+        try:
+            process = system.open_process(pid)
+        except (pyhcs.HcsNotFoundError, pyhcs.HcsAlreadyStoppedError):
+            raise container_is_stopped() from None
+        except pyhcs.HcsError as exc:
+            raise hcs.system_error("hcs::System::OpenProcess", container_id, exc) from None
+        with process:
+            spec_process = (info.record.get("spec") or {}).get("process") or {}
+            # runhcs: KILL terminates; so does any signal to a process with a terminal (its console would
+            # swallow the control event).
+            terminate = hcs_signal is TERMINATE or bool(spec_process.get("terminal"))
             try:
-                hcs_signal = windows_signal(signal)
-            except InvalidSignal as exc:
-                if info.status not in ("running", "created"):
-                    raise container_is_stopped() from None
-                raise CliError(str(exc)) from None
-            if info.status == "created":
-                # Choice (OCI): runtime.md kill / runtime-tools "kill" expect a created container to stop. runhcs
-                # refuses ("container is stopped": there is no process yet); pyhcs terminates the compute system.
-                _terminate_system(system)
-                return
-            if info.status != "running":
-                raise container_is_stopped()
-            pid = int(info.record.get("initPid") or 0)
-            try:
-                process = system.open_process(pid)
+                if terminate or hcs_signal is None:
+                    process.terminate()
+                else:
+                    process.signal(hcs_signal)
             except (pyhcs.HcsNotFoundError, pyhcs.HcsAlreadyStoppedError):
                 raise container_is_stopped() from None
             except pyhcs.HcsError as exc:
-                raise hcs.system_error("hcs::System::OpenProcess", container_id, exc) from None
-            with process:
-                spec_process = (info.record.get("spec") or {}).get("process") or {}
-                try:
-                    # runhcs: KILL terminates; so does any signal to a process with a terminal (its console
-                    # would swallow the control event).
-                    if hcs_signal is TERMINATE or spec_process.get("terminal"):
-                        process.terminate()
-                    else:
-                        process.signal(hcs_signal)
-                except (pyhcs.HcsNotFoundError, pyhcs.HcsAlreadyStoppedError):
-                    raise container_is_stopped() from None
-                except pyhcs.HcsError as exc:
-                    op = "hcs::Process::Kill" if hcs_signal is TERMINATE else "hcs::Process::Signal"
-                    raise hcs.process_error(op, container_id, pid, exc) from None
+                op = "hcs::Process::Kill" if terminate else "hcs::Process::Signal"
+                raise hcs.process_error(op, container_id, pid, exc) from None
+        return terminate
 
 
 def _remove(ctx: Context, record: Record) -> None:
@@ -508,7 +550,7 @@ def _remove(ctx: Context, record: Record) -> None:
 def cmd_delete(ctx: Context) -> None:
     container_id = ctx.args[0]
     force = bool(ctx.cmd["force"])
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         # runhcs: an unknown id fails even with --force.
         record = ctx.store.load(container_id)
         with inspect(ctx, record) as info:
@@ -525,7 +567,19 @@ def cmd_state(ctx: Context) -> None:
     record = ctx.store.load(ctx.args[0])
     with inspect(ctx, record) as info:
         document = state_document(info)
-    ctx.write(output.go_json(document, indent="  "))  # MarshalIndent, no newline
+    text = output.go_json(document, indent="  ")  # runhcs: MarshalIndent, no newline
+    if _is_terminal(ctx.stdout):
+        # Choice: on a terminal, end the line so the prompt (or the next command's output) starts on its own line;
+        # piped or redirected -- go-runhcs, scripts -- the bytes are runhcs's.
+        text += "\n"
+    ctx.write(text)
+
+
+def _is_terminal(stream: IO[bytes]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def cmd_list(ctx: Context) -> None:
@@ -564,7 +618,7 @@ def cmd_ps(ctx: Context) -> None:
 
 def _pause_resume(ctx: Context, operation: str) -> None:
     container_id = ctx.args[0]
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         with not_stopped(ctx, container_id) as info:
             system = info.system
             assert system is not None
@@ -623,6 +677,8 @@ def cmd_prepare_disk(ctx: Context) -> None:
 
 
 def cmd_shim(ctx: Context) -> None:
+    from .shim import process_main
+
     flags = ctx.cmd
     code = process_main(int(flags["handshake-in"]), int(flags["handshake-out"]),
                         (bool(flags["stdin"]), bool(flags["stdout"]), bool(flags["stderr"])))

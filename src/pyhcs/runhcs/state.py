@@ -99,8 +99,13 @@ class Store:
 
     # -- locking ----------------------------------------------------------------------------------------------------
     @contextmanager
-    def locked(self, container_id: str, timeout: Optional[float] = None) -> Iterator[None]:
-        """Hold *container_id*'s lock for the block: commands on one container run one after another."""
+    def locked(self, container_id: str, timeout: Optional[float] = None, *, existing: bool = False
+               ) -> Iterator[None]:
+        """Hold *container_id*'s lock for the block: commands on one container run one after another. With
+        *existing* (commands on a container that must exist), a root that does not exist is runhcs's ``ID '<id>' was
+        not found`` and is not created."""
+        if existing and not os.path.isdir(self.root):
+            raise not_found(container_id)
         self._ensure_root()
         lock = FileLock(self._lock_path(container_id))
         if not lock.acquire(timeout):
@@ -166,7 +171,7 @@ class Store:
         """Under the lock: apply *change* to the record and save it; False when the record is gone (deleted
         meanwhile) or the lock could not be had within *lock_timeout*."""
         try:
-            with self.locked(container_id, lock_timeout):
+            with self.locked(container_id, lock_timeout, existing=True):
                 record = self.get(container_id)
                 if record is None:
                     return False
