@@ -246,6 +246,19 @@ def test_delete_cleans_up_a_system_that_outlived_its_helper(e2e: ProcessCli, tmp
     assert e2e.hcs_systems() == {}
 
 
+def test_a_record_removed_by_hand_ends_its_waiting_helper_and_its_system(e2e: ProcessCli, tmp_path: Path) -> None:
+    """A helper waiting for start notices within a few seconds that its container's record is gone (removed by
+    hand, or deleted by a CLI that could not see the system) and removes its compute system instead of waiting
+    forever."""
+    from pyhcs.runhcs.state import encode_id
+
+    e2e.ok("create", "-b", bundle(tmp_path), "c1")
+    assert e2e.hcs_systems() == {"c1": "Created"}
+    os.remove(os.path.join(e2e.root, encode_id("c1") + ".json"))
+    assert e2e.wait_for_no_clients(timeout=30) == []
+    assert e2e.hcs_systems() == {}
+
+
 def test_a_helper_killed_before_it_answers_is_an_unknown_shim_failure(e2e: ProcessCli, tmp_path: Path) -> None:
     """runhcs's words when the helper dies without saying why (hcsshim#2156), with its exit status; nothing is
     recorded and the system it was creating goes with it."""

@@ -74,3 +74,22 @@ def test_a_helper_reports_hcs_errors_through_the_handshake(tmp_path: Any) -> Non
         if popen.poll() is None:
             popen.kill()
             popen.wait()
+
+
+def test_a_windows_venv_starts_helpers_with_its_base_interpreter(monkeypatch: Any, tmp_path: Any) -> None:
+    """In a Windows venv sys.executable is a redirector that runs the base interpreter as its child: the pid file
+    would name the redirector, and killing it would leave the helper running. Helpers start the base interpreter
+    with __PYVENV_LAUNCHER__, as multiprocessing does (bpo-35797)."""
+    from pyhcs.runhcs import platform
+
+    base = tmp_path / "base-python.exe"
+    base.write_bytes(b"")
+    monkeypatch.setattr(platform, "IS_WINDOWS", True)
+    monkeypatch.setattr(sys, "_base_executable", str(base), raising=False)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "venv" / "Scripts" / "python.exe"))
+    assert platform.helper_interpreter() == (str(base), {"__PYVENV_LAUNCHER__": sys.executable})
+    monkeypatch.setattr(sys, "_base_executable", sys.executable, raising=False)
+    assert platform.helper_interpreter() == (sys.executable, {})
+    monkeypatch.setattr(platform, "IS_WINDOWS", False)
+    monkeypatch.setattr(sys, "_base_executable", str(base), raising=False)
+    assert platform.helper_interpreter() == (sys.executable, {})  # POSIX venvs run the interpreter itself

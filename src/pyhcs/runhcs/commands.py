@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from .errors import INVALID_FORMAT, CliError, ExitStatus, container_is_stopped, 
 from .platform import (
     fd_is_open,
     go_chdir_error,
+    helper_interpreter,
     inheritable_handle,
     pipe,
     process_alive,
@@ -126,7 +126,8 @@ def ProcessLauncher(ctx: Context, container_id: str, streams: Tuple[bool, bool, 
     our stdio and the handshake pipes."""
     to_child_r, to_child_w = pipe()
     to_parent_r, to_parent_w = pipe()
-    argv = [sys.executable, "-m", "pyhcs.runhcs", "--root", ctx.store.root]
+    interpreter, extra_env = helper_interpreter()
+    argv = [interpreter, "-m", "pyhcs.runhcs", "--root", ctx.store.root]
     if shim_log:
         argv += ["--log", shim_log, "--log-format", str(ctx.globals["log-format"])]
         if ctx.globals["debug"]:
@@ -136,7 +137,8 @@ def ProcessLauncher(ctx: Context, container_id: str, streams: Tuple[bool, bool, 
     argv += [f"--{name}" for name, wanted in zip(("stdin", "stdout", "stderr"), streams) if wanted]
     argv.append(container_id)
     try:
-        popen = spawn_detached(argv, (to_child_r, to_parent_w))
+        env = dict(os.environ, **extra_env) if extra_env else None
+        popen = spawn_detached(argv, (to_child_r, to_parent_w), env=env)
     except OSError as exc:
         for fd in (to_child_r, to_child_w, to_parent_r, to_parent_w):
             os.close(fd)

@@ -52,6 +52,8 @@ SHUTDOWN_TIMEOUT = 300.0
 DRAIN_TIMEOUT = 10.0
 #: How long the helper waits for the container's lock to record the exit.
 RECORD_TIMEOUT = 30.0
+#: How often a helper waiting for ``start`` checks that its container's record is still there.
+RECORD_POLL = 2.0
 
 
 @dataclass
@@ -308,8 +310,32 @@ class _InitHelper(_Helper):
                 pass  # closed or disconnected: the helper is ending anyway
             request(endpoint, authkey, {"op": "exited"})
 
+        done = threading.Event()
+
+        def watch_record() -> None:
+            # A container deleted behind HCS's back (its record removed by hand, or a delete that could not see
+            # the system: a CLI that is not a client of the same HCS) must not leave us waiting for a start that
+            # can never come.
+            store = Store(self.job.root)
+            while not done.wait(RECORD_POLL):
+                try:
+                    record = store.get(self.job.container_id)
+                except Exception:  # noqa: BLE001 - unreadable for now (a damaged record): ask again later
+                    continue
+                if record is None or (record.get("shim") or {}).get("endpoint") not in (None, endpoint):
+                    log.warning("the container's record is gone: removing the compute system")
+                    request(endpoint, authkey, {"op": "exited"})
+                    return
+
         watcher = threading.Thread(target=watch_exit, name="system-exit", daemon=True)
         watcher.start()
+        threading.Thread(target=watch_record, name="record-watch", daemon=True).start()
+        try:
+            return self._serve_control(listener)
+        finally:
+            done.set()
+
+    def _serve_control(self, listener: Any) -> Optional[pyhcs.Process]:
         while True:
             try:
                 conn = listener.accept()
