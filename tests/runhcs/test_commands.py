@@ -415,7 +415,7 @@ def test_create_scratch_is_lcow_only(cli: Cli) -> None:
     assert "not supported yet" in cli.fails("create-scratch", "--destpath", "x.vhdx", "--sizeGB", "5")
 
 
-# -- pods, shared networks, gMSA ----------------------------------------------------------------------------------------
+# -- pods, shared networks, gMSA ---------------------------------------------------------------------------------------
 def test_pod_annotations_are_checked_as_runhcs_does(cli: Cli, tmp_path: Any) -> None:
     sandbox = {"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pod1"}
     assert cli.fails("create", "-b", bundle_at(tmp_path, "a", annotations=sandbox), "other") == \

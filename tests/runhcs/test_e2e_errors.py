@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runhcs.e2e import ProcessCli, edit_config, exits_with, shell, sleeper, write_json
+from tests.runhcs.e2e import ProcessCli, edit_config, exits_with, linux_leg, shell, sleeper, write_json
 from tests.runhcs.support import make_bundle
 from tests.support import IS_WINDOWS
 
@@ -26,6 +26,7 @@ def bundle(tmp_path: Path, name: str = "b", process: object = None, **top: objec
     return make_bundle(str(path), process, **top)  # type: ignore[arg-type]
 
 
+@linux_leg
 def test_global_errors(e2e: ProcessCli) -> None:
     """Contract section 2 and checks 1-5 of section 5."""
     assert e2e.ok("list", "--format=json").out == b"null\n"  # check 1: a fresh root
@@ -40,12 +41,14 @@ def test_global_errors(e2e: ProcessCli) -> None:
     for argv, message in ((["create", "--bundle"], b"flag needs an argument: -bundle"),
                           (["resize-tty", "--pid", "x", "c1", "1", "1"],
                            b'invalid value "x" for flag -pid: parse error'),
-                          (["delete", "--force=maybe", "c1"], b'invalid boolean value "maybe" for -force: parse error')):
+                          (["delete", "--force=maybe", "c1"],
+                           b'invalid boolean value "maybe" for -force: parse error')):
         done = e2e(*argv)
         assert (done.code, done.err) == (1, message + b"\n"), done
         assert done.out.startswith(b"Incorrect Usage: " + message + b"\n\nNAME:\n   runhcs " + argv[0].encode())
 
 
+@linux_leg
 def test_missing_or_extra_arguments_are_invalid_usage(e2e: ProcessCli) -> None:
     """F12 (internal/appargs): a missing or empty id, or anything extra; resize-tty's sizes are 1..65535."""
     for argv in (["state"], ["start"], ["delete"], ["kill"], ["pause"], ["resume"], ["ps"], ["exec"], ["create"],
@@ -55,6 +58,7 @@ def test_missing_or_extra_arguments_are_invalid_usage(e2e: ProcessCli) -> None:
         assert e2e.fails(*argv) == "invalid command usage", argv
 
 
+@linux_leg
 def test_every_command_on_an_unknown_id(e2e: ProcessCli) -> None:
     """F4 (internal/regstate NotFoundError): every command, delete --force included."""
     for argv in (["state", "nope"], ["start", "nope"], ["delete", "nope"], ["delete", "--force", "nope"],
@@ -90,6 +94,7 @@ def test_create_errors(e2e: ProcessCli, tmp_path: Path) -> None:
     assert e2e.hcs_systems() == {"c1": "Created"}  # and nothing created in HCS
 
 
+@linux_leg
 def test_start_errors_name_the_state(e2e: ProcessCli, tmp_path: Path) -> None:
     """F5, F6, F7 (cmd/runhcs/start.go)."""
     e2e.ok("run", "-d", "-b", bundle(tmp_path, process=sleeper()), "c1")
@@ -102,6 +107,7 @@ def test_start_errors_name_the_state(e2e: ProcessCli, tmp_path: Path) -> None:
     assert e2e.fails("start", "c1") == "cannot start a container that has stopped"
 
 
+@linux_leg
 def test_delete_refuses_running_and_paused_containers_without_force(e2e: ProcessCli, tmp_path: Path) -> None:
     """F8 (cmd/runhcs/delete.go); --force terminates them."""
     e2e.ok("run", "-d", "-b", bundle(tmp_path, process=sleeper()), "c1")
@@ -111,9 +117,10 @@ def test_delete_refuses_running_and_paused_containers_without_force(e2e: Process
     assert e2e.fails("delete", "c1") == "cannot delete container c1 that is not stopped: paused"
     e2e.ok("delete", "--force", "c1")
     assert e2e.fails("state", "c1") == "ID 'c1' was not found"
-    assert e2e.hcs_systems() == {}
+    assert e2e.nothing_left()
 
 
+@linux_leg
 def test_commands_on_a_stopped_container_say_it_is_stopped(e2e: ProcessCli, tmp_path: Path) -> None:
     """F9 and F10: kill, exec, ps, pause, resume, resize-tty of a stopped container."""
     e2e.ok("run", "-d", "-b", bundle(tmp_path, process=exits_with(0)), "c1")
@@ -124,6 +131,7 @@ def test_commands_on_a_stopped_container_say_it_is_stopped(e2e: ProcessCli, tmp_
     e2e.ok("delete", "c1")
 
 
+@linux_leg
 def test_exec_of_a_container_that_is_not_running(e2e: ProcessCli, tmp_path: Path) -> None:
     """F9: exec needs a running container (a created one has no process yet)."""
     e2e.ok("create", "-b", bundle(tmp_path, process=sleeper()), "c1")
@@ -134,6 +142,7 @@ def test_exec_of_a_container_that_is_not_running(e2e: ProcessCli, tmp_path: Path
     e2e.ok("resume", "c1")
 
 
+@linux_leg
 def test_signal_and_format_errors(e2e: ProcessCli, tmp_path: Path) -> None:
     """F11 (internal/signals: no SIG prefix on Windows), F15 (list.go, ps.go)."""
     e2e.ok("run", "-d", "-b", bundle(tmp_path, process=sleeper()), "c1")
@@ -145,6 +154,7 @@ def test_signal_and_format_errors(e2e: ProcessCli, tmp_path: Path) -> None:
     assert e2e.fails("ps", "--format=table", "c1") == "invalid format option"
 
 
+@linux_leg
 def test_exec_process_errors(e2e: ProcessCli, tmp_path: Path) -> None:
     """F13, F14 (cmd/runhcs/exec.go validateProcessSpec), then pyhcs's precise process errors."""
     e2e.ok("run", "-d", "-b", bundle(tmp_path, process=sleeper()), "c1")
@@ -170,7 +180,7 @@ def test_an_hcs_failure_is_reported_with_the_operation_and_leaves_nothing(e2e: P
     text = e2e.fails("create", "-b", bundle(tmp_path), "c1")
     assert text.startswith("hcs::CreateComputeSystem c1: "), text
     assert "HCS_E_TERMINATED" in text and "unknown shim failure" not in text
-    assert e2e.list_json() == [] and e2e.hcs_systems() == {}
+    assert e2e.list_json() == [] and e2e.nothing_left()
     with e2e.service.control() as ctl:
         ctl.inject_fault("HcsStartComputeSystem", 0x80370100)
     e2e.ok("create", "-b", bundle(tmp_path), "c2")
@@ -179,6 +189,7 @@ def test_an_hcs_failure_is_reported_with_the_operation_and_leaves_nothing(e2e: P
     e2e.wait_status("c2", "stopped")  # runhcs terminates a system whose start failed
 
 
+@linux_leg
 def test_pod_annotations(e2e: ProcessCli, tmp_path: Path) -> None:
     """F16 (cmd/runhcs/container.go createContainer)."""
     sandbox = {"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pod1"}
@@ -190,6 +201,7 @@ def test_pod_annotations(e2e: ProcessCli, tmp_path: Path) -> None:
         "container plain is not a sandbox"
 
 
+@linux_leg
 def test_unsupported_isolation_is_a_clear_error(e2e: ProcessCli, tmp_path: Path) -> None:
     """Hyper-V isolation, Linux containers, --host and LCOW disk commands: "not supported yet", saying what is."""
     hyperv = bundle(tmp_path, "hv")
@@ -209,6 +221,7 @@ def test_unsupported_isolation_is_a_clear_error(e2e: ProcessCli, tmp_path: Path)
     assert e2e.list_json() == []
 
 
+@linux_leg
 def test_start_without_a_process_is_refused_and_changes_nothing(e2e: ProcessCli, tmp_path: Path) -> None:
     """pyhcs's choice (runtime-spec config.md: process is REQUIRED when start is called; runtime.md start MUST
     error); runhcs starts the system and runs nothing (docs/cli.md, Differences)."""
@@ -220,6 +233,7 @@ def test_start_without_a_process_is_refused_and_changes_nothing(e2e: ProcessCli,
     assert e2e.hcs_systems() == {"c1": "Created"}
 
 
+@linux_leg
 def test_errors_keep_stderr_to_one_line_even_for_many_problems(e2e: ProcessCli, tmp_path: Path) -> None:
     """One line on stderr (containerd logs it as one message); every problem of the bundle is in it."""
     b = bundle(tmp_path, root={"path": "rel", "readonly": True},

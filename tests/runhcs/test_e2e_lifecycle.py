@@ -98,7 +98,7 @@ def test_create_start_pause_resume_kill_delete_each_a_separate_process(e2e: Proc
     e2e.ok("delete", "c1")
     assert e2e.fails("state", "c1") == "ID 'c1' was not found"
     assert e2e.ok("list", "--format=json").out == b"null\n"
-    assert e2e.hcs_systems() == {}
+    assert e2e.nothing_left()
 
 
 def test_run_without_detach_relays_output_deletes_and_exits_with_the_process_code(e2e: ProcessCli,
@@ -107,7 +107,7 @@ def test_run_without_detach_relays_output_deletes_and_exits_with_the_process_cod
     done = e2e("run", "-b", bundle(tmp_path, "b", exits_with(3, "hello")), "r1")
     assert (done.code, crlf(done.out), done.err) == (3, b"hello\n", b"")
     assert e2e.fails("state", "r1") == "ID 'r1' was not found"
-    assert e2e.hcs_systems() == {}
+    assert e2e.nothing_left()
     done = e2e("run", "-b", bundle(tmp_path, "b0", exits_with(0)), "r0")
     assert (done.code, done.err) == (0, b"")
 
@@ -217,3 +217,50 @@ def test_state_ends_its_line_on_a_terminal_only(e2e: ProcessCli, tmp_path: Path)
     assert proc.returncode == 0 and proc.stderr == b""
     assert data.endswith(b"}\r\n")  # the terminal turns \n into \r\n
     e2e.ok("delete", "t1")
+
+
+def test_stdin_from_a_pipe_reaches_the_container(e2e: ProcessCli, tmp_path: Path) -> None:
+    """go-runhcs's IO: create's stdin is relayed to the container's process by the helper after create exits;
+    closing it ends the process's input (hcsshim CloseStdin)."""
+    b = bundle(tmp_path, "b", shell("grep hello", "findstr hello"))
+    read_end, write_end = os.pipe()
+    try:
+        e2e.ok("create", "-b", b, "s1", stdin=read_end)
+        os.close(read_end)
+        read_end = -1
+        e2e.ok("start", "s1")
+        os.write(write_end, b"nothing\nhello there\n")
+        os.close(write_end)
+        write_end = -1
+        e2e.wait_status("s1", "stopped")
+    finally:
+        for fd in (read_end, write_end):
+            if fd >= 0:
+                os.close(fd)
+    e2e.wait_for_no_clients()
+    assert crlf(e2e.history[0].output_now()) == b"hello there\n"
+    e2e.ok("delete", "s1")
+
+
+@pytest.mark.skipif(IS_WINDOWS, reason="a pseudo terminal (pty) is POSIX")
+def test_a_detached_container_leaves_the_terminal_s_input_to_the_shell(e2e: ProcessCli, tmp_path: Path) -> None:
+    """Choice (docs/cli.md): after run -d (or create, exec -d) from a terminal, the helper does not read the
+    terminal -- runhcs's shim would, and take keystrokes meant for the shell."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    try:
+        e2e.ok("run", "-d", "-b", bundle(tmp_path, "b", sleeper()), "t1", stdin=slave)
+        os.write(master, b"typed into the shell\n")
+        ready, _, _ = select.select([slave], [], [], 5)
+        os.set_blocking(slave, False)  # a helper reading it too could take the line between select and read
+        try:
+            line = os.read(slave, 100) if ready else b""
+        except BlockingIOError:
+            line = b""
+        assert line == b"typed into the shell\n", "the helper took the terminal's input"
+    finally:
+        os.close(master)
+        os.close(slave)
+    e2e.ok("delete", "--force", "t1")

@@ -20,7 +20,7 @@ from typing import Any, Dict
 
 import pytest
 
-from tests.runhcs.e2e import ProcessCli, edit_config, read_text, shell, sleeper
+from tests.runhcs.e2e import ProcessCli, edit_config, linux_leg, read_text, shell, sleeper
 from tests.runhcs.support import make_bundle
 from tests.support import IS_WINDOWS
 
@@ -46,11 +46,13 @@ def new_id() -> str:
 
 
 # -- create ------------------------------------------------------------------------------------------------------------
+@linux_leg
 def test_C1_create_without_an_id_fails(e2e: ProcessCli, tmp_path: Path) -> None:
     """CreateWithBundlePathAndID: MUST generate an error."""
     assert e2e.fails("create", "--bundle", bundle(tmp_path)) == "invalid command usage"
 
 
+@linux_leg
 def test_C2_C3_create_a_new_container_and_refuse_its_id_again(e2e: ProcessCli, tmp_path: Path) -> None:
     """CreateNewContainer: state.id is the id given; CreateWithUniqueID: a second create of it MUST fail."""
     cid, b = new_id(), bundle(tmp_path)
@@ -60,7 +62,8 @@ def test_C2_C3_create_a_new_container_and_refuse_its_id_again(e2e: ProcessCli, t
     assert e2e.state(cid)["status"] == "created"
 
 
-# -- state --------------------------------------------------------------------------------------------------------------
+# -- state -------------------------------------------------------------------------------------------------------------
+@linux_leg
 def test_S1_S2_state_without_an_id_or_of_an_unknown_container_fails(e2e: ProcessCli) -> None:
     """QueryWithoutIDGenError, QueryNonExistGenError."""
     assert e2e.fails("state") == "invalid command usage"
@@ -68,6 +71,7 @@ def test_S1_S2_state_without_an_id_or_of_an_unknown_container_fails(e2e: Process
     assert e2e.fails("state", cid) == f"ID '{cid}' was not found"
 
 
+@linux_leg
 def test_S3_state_is_a_runtime_spec_state(e2e: ProcessCli, tmp_path: Path) -> None:
     """QueryStateImplement: create, state (valid State), kill KILL, wait for stopped, delete."""
     cid = new_id()
@@ -81,6 +85,7 @@ def test_S3_state_is_a_runtime_spec_state(e2e: ProcessCli, tmp_path: Path) -> No
 
 
 # -- start ------------------------------------------------------------------------------------------------------------
+@linux_leg
 def test_T1_T2_start_without_an_id_or_before_create_fails(e2e: ProcessCli) -> None:
     """StartWithoutIDGenError, StartNotCreatedGenError."""
     assert e2e.fails("start") == "invalid command usage"
@@ -88,6 +93,7 @@ def test_T1_T2_start_without_an_id_or_before_create_fails(e2e: ProcessCli) -> No
     assert e2e.fails("start", cid) == f"ID '{cid}' was not found"
 
 
+@linux_leg
 def test_T3_to_T6_the_process_runs_at_start_only_and_only_once(e2e: ProcessCli, tmp_path: Path) -> None:
     """ProcArgsApplyUntilStart (nothing runs before start), StartProcImplement (start runs it),
     StartNotCreatedGenError + StartNotCreatedHaveNoEffect (start again fails and runs nothing)."""
@@ -108,6 +114,7 @@ def test_T3_to_T6_the_process_runs_at_start_only_and_only_once(e2e: ProcessCli, 
     e2e.ok("delete", cid)
 
 
+@linux_leg
 def test_T7_start_without_a_process_fails(e2e: ProcessCli, tmp_path: Path) -> None:
     """Choice: StartWithProcUnsetGenError ("MUST generate an error if process was not set"); runhcs starts the
     compute system and runs nothing (and the upstream test, contradicting its message, expects success)."""
@@ -120,7 +127,8 @@ def test_T7_start_without_a_process_fails(e2e: ProcessCli, tmp_path: Path) -> No
     e2e.ok("delete", cid)
 
 
-# -- kill -----------------------------------------------------------------------------------------------------------------
+# -- kill --------------------------------------------------------------------------------------------------------------
+@linux_leg
 def test_K1_K2_kill_without_an_id_or_of_an_unknown_container_fails(e2e: ProcessCli) -> None:
     """KillWithoutIDGenError (the harness then sends ``kill KILL``: the signal becomes the id),
     KillNonCreateRunGenError."""
@@ -130,6 +138,7 @@ def test_K1_K2_kill_without_an_id_or_of_an_unknown_container_fails(e2e: ProcessC
     assert e2e.fails("kill", cid, "KILL") == f"ID '{cid}' was not found"
 
 
+@linux_leg
 def test_K3_kill_of_a_created_container_stops_it(e2e: ProcessCli, tmp_path: Path) -> None:
     """Choice: KillSignalImplement -- a created container MUST be killable (runtime.md kill); runhcs answers
     ``container is stopped``. pyhcs terminates the compute system; its process never runs."""
@@ -141,6 +150,7 @@ def test_K3_kill_of_a_created_container_stops_it(e2e: ProcessCli, tmp_path: Path
     e2e.ok("delete", cid)
 
 
+@linux_leg
 def test_K4_K5_kill_a_running_container_then_kill_it_again(e2e: ProcessCli, tmp_path: Path) -> None:
     """KillSignalImplement on a running container (stopped within the harness's 10 s), then kill of a stopped
     container MUST fail."""
@@ -154,6 +164,7 @@ def test_K4_K5_kill_a_running_container_then_kill_it_again(e2e: ProcessCli, tmp_
     e2e.ok("delete", cid)
 
 
+@linux_leg
 def test_KN1_kill_of_a_stopped_container_has_no_effect(e2e: ProcessCli, tmp_path: Path) -> None:
     """KillNonCreateRunHaveNoEffect: the state before and after the failed kill are equal."""
     cid = new_id()
@@ -165,12 +176,14 @@ def test_KN1_kill_of_a_stopped_container_has_no_effect(e2e: ProcessCli, tmp_path
     e2e.ok("delete", cid)
 
 
-# -- delete -------------------------------------------------------------------------------------------------------------
+# -- delete ------------------------------------------------------------------------------------------------------------
+@linux_leg
 def test_D1_delete_without_an_id_fails(e2e: ProcessCli) -> None:
     """DeleteWithoutIDGenError."""
     assert e2e.fails("delete") == "invalid command usage"
 
 
+@linux_leg
 def test_D2_delete_of_a_created_container_succeeds(e2e: ProcessCli, tmp_path: Path) -> None:
     """Choice: DeleteNonStopGenError says delete of a container that is not stopped MUST fail; runhcs and runc
     delete a created container (killing it first), and containerd relies on that to clean up containers that never
@@ -179,9 +192,10 @@ def test_D2_delete_of_a_created_container_succeeds(e2e: ProcessCli, tmp_path: Pa
     e2e.ok("create", "--bundle", bundle(tmp_path), cid)
     e2e.ok("delete", cid)
     assert e2e.fails("state", cid) == f"ID '{cid}' was not found"
-    assert e2e.hcs_systems() == {}
+    assert e2e.nothing_left()
 
 
+@linux_leg
 def test_D3_delete_of_a_running_container_fails_and_changes_nothing(e2e: ProcessCli, tmp_path: Path) -> None:
     """DeleteNonStopGenError + DeleteNonStopHaveNoEffect, then the harness's cleanup: kill KILL, wait for stopped,
     delete."""
@@ -211,7 +225,8 @@ def test_P1_the_pid_file_holds_state_pid(e2e: ProcessCli, tmp_path: Path) -> Non
     e2e.ok("delete", cid)
 
 
-# -- misc_props -----------------------------------------------------------------------------------------------------------
+# -- misc_props --------------------------------------------------------------------------------------------------------
+@linux_leg
 def test_M1_M2_unknown_annotations_and_properties_are_ignored(e2e: ProcessCli, tmp_path: Path) -> None:
     """AnnotationsKeyIgnoreUnknown, ExtensibilityIgnoreUnknownProp: create MUST NOT fail."""
     key = f"org.{uuid.uuid4()}"
@@ -222,6 +237,7 @@ def test_M1_M2_unknown_annotations_and_properties_are_ignored(e2e: ProcessCli, t
     e2e.ok("delete", cid)
 
 
+@linux_leg
 def test_M3_an_invalid_oci_version_is_refused(e2e: ProcessCli, tmp_path: Path) -> None:
     """Choice: ValidValues -- ociVersion MUST be SemVer (config.md); runhcs never checks it."""
     b = bundle(tmp_path, ociVersion="invalid")

@@ -158,9 +158,23 @@ def abs_path_or_pipe(value: str) -> str:
     return os.path.abspath(value)
 
 
-def std_streams() -> Tuple[bool, bool, bool]:
-    """Which of our stdin/stdout/stderr exist (runhcs relays a stream only when the handle is there)."""
-    return fd_is_open(0), fd_is_open(1), fd_is_open(2)
+def std_streams(attached: bool) -> Tuple[bool, bool, bool]:
+    """Which of our stdin/stdout/stderr the helper relays: those that exist (runhcs relays a stream only when the
+    handle is there) -- except a terminal's input when the command does not wait for the process.
+
+    Choice: runhcs relays its stdin whatever it is; from a terminal, after ``create``, ``run -d`` or ``exec -d``
+    return, the helper and the shell would then both read the keyboard and the helper would take keystrokes meant
+    for the shell. A terminal's input goes to the process only while the command waits for it (``run`` and
+    ``exec`` without ``--detach``); pipes and files (go-runhcs, scripts) are relayed as runhcs does."""
+    stdin = fd_is_open(0) and (attached or not _isatty(0))
+    return stdin, fd_is_open(1), fd_is_open(2)
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -276,7 +290,8 @@ def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
                                           check_paths=True, network_namespace=namespace)
     except oci.SpecError as exc:
         raise CliError(exc.one_line()) from None
-    streams = std_streams()
+    # run without --detach waits for the process (create has no --detach flag)
+    streams = std_streams(attached="detach" in ctx.cmd.values and not ctx.cmd["detach"])
     root = config.get("root") if isinstance(config.get("root"), dict) else {}
     network = document["Container"].get("Networking") or {}
     job = ShimJob(container_id=container_id, root=ctx.store.root, document=document, process=config.get("process"),
@@ -444,7 +459,7 @@ def cmd_exec(ctx: Context) -> None:
             if info.status != "running":
                 raise container_is_stopped()
         spec, source = _exec_process(ctx, record)
-        streams = std_streams()
+        streams = std_streams(attached=not ctx.cmd["detach"])
         try:  # every problem before a helper starts
             oci.process_parameters(spec, path=() if ctx.cmd["process"] else ("process",), source=source,
                                    stdin=streams[0], stdout=streams[1], stderr=streams[2])
