@@ -142,9 +142,9 @@ def _by_name(name: str) -> Optional[Command]:
 # -- help text (urfave/cli's templates, our words) -------------------------------------------------------------------
 def app_help() -> str:
     description = "\n".join(("   " + line if line else "") for line in DESCRIPTION.split("\n")).lstrip()
+    version = _version_text().replace("\n", "\n   ")
     lines = [f"NAME:\n   {NAME} - {USAGE}\n", "USAGE:\n   runhcs [global options] command [command options] "
-             "[arguments...]\n", "VERSION:\n   " + _version_text().replace("\n", "\n   ") + "\n", f"DESCRIPTION:\n   {description}\n",
-             "COMMANDS:"]
+             "[arguments...]\n", f"VERSION:\n   {version}\n", f"DESCRIPTION:\n   {description}\n", "COMMANDS:"]
     for command in COMMAND_TABLE + [_HELP_COMMAND]:
         if not command.hidden:
             names = command.name + (", h" if command is _HELP_COMMAND else "")
