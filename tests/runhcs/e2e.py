@@ -151,11 +151,13 @@ class ProcessCli:
         return (os.path.join(folder, f"{n}.stdout"), os.path.join(folder, f"{n}.stderr"))
 
     def __call__(self, *args: str, entry: Optional[str] = None, root: bool = True, stdin: Any = None,
-                 timeout: float = COMMAND_TIMEOUT, cwd: Optional[str] = None) -> Result:
+                 timeout: float = COMMAND_TIMEOUT, cwd: Optional[str] = None,
+                 env: Optional[Dict[str, str]] = None) -> Result:
         argv = self.argv(*args, entry=entry, root=root)
         out_path, err_path = self.output_files()
         with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
-            proc = subprocess.run(argv, env=self.env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            proc = subprocess.run(argv, env=dict(self.env, **(env or {})),
+                                  stdin=stdin if stdin is not None else subprocess.DEVNULL,
                                   stdout=out, stderr=err, timeout=timeout, cwd=cwd or self.workdir)
             out.seek(0)
             err.seek(0)

@@ -264,3 +264,31 @@ def test_a_detached_container_leaves_the_terminal_s_input_to_the_shell(e2e: Proc
         os.close(master)
         os.close(slave)
     e2e.ok("delete", "--force", "t1")
+
+
+def test_a_root_name_lives_in_the_platform_s_default_location(e2e: ProcessCli, tmp_path: Path) -> None:
+    """--root is a name under the platform's location (runhcs: a registry key under HKLM\\SOFTWARE\\Microsoft\\runhcs)
+    or a path: Windows %ProgramData%\\pyhcs\\runhcs\\<name>; Linux /run/pyhcs/runhcs/<name> as root, else
+    $XDG_RUNTIME_DIR/pyhcs/runhcs/<name> (docs/cli.md, State). Without --root the name is "default"."""
+    import shutil
+    import uuid
+
+    from pyhcs.runhcs.state import encode_id
+
+    name = f"pyhcs-test-{uuid.uuid4().hex[:12]}"
+    as_root = not IS_WINDOWS and os.geteuid() == 0
+    env = {"ProgramData": str(tmp_path)} if IS_WINDOWS else {"XDG_RUNTIME_DIR": str(tmp_path)}
+    base = "/run/pyhcs/runhcs" if as_root else os.path.join(str(tmp_path), "pyhcs", "runhcs")
+    b = bundle(tmp_path, "b")
+    try:
+        e2e.ok("--root", name, "create", "-b", b, "n1", root=False, env=env)
+        assert os.path.isfile(os.path.join(base, name, encode_id("n1") + ".json"))
+        assert e2e.ok("--root", name, "state", "n1", root=False, env=env).json["status"] == "created"
+        assert e2e.fails("state", "n1") == "ID 'n1' was not found"  # another root: another namespace
+        e2e.ok("--root", name, "delete", "n1", root=False, env=env)
+        if not as_root:  # the default root of a root user is machine-wide: leave it alone
+            e2e.ok("create", "-b", b, "n2", root=False, env=env)
+            assert os.path.isfile(os.path.join(base, "default", encode_id("n2") + ".json"))
+            e2e.ok("delete", "n2", root=False, env=env)
+    finally:
+        shutil.rmtree(os.path.join(base, name), ignore_errors=True)
