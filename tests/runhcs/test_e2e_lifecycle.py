@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.runhcs.e2e import ProcessCli, exits_with, read_text, script_path, shell, sleeper, write_json
+from tests.runhcs.e2e import ProcessCli, exits_with, linux_leg, read_text, script_path, shell, sleeper, write_json
 from tests.runhcs.support import make_bundle
 from tests.support import IS_WINDOWS
 
@@ -222,7 +223,7 @@ def test_state_ends_its_line_on_a_terminal_only(e2e: ProcessCli, tmp_path: Path)
 def test_stdin_from_a_pipe_reaches_the_container(e2e: ProcessCli, tmp_path: Path) -> None:
     """go-runhcs's IO: create's stdin is relayed to the container's process by the helper after create exits;
     closing it ends the process's input (hcsshim CloseStdin)."""
-    b = bundle(tmp_path, "b", shell("grep hello", "findstr hello"))
+    b = bundle(tmp_path, "b", shell("cat", "cmd /c more"))  # Wine's findstr ignores its stdin; its more copies it
     read_end, write_end = os.pipe()
     try:
         e2e.ok("create", "-b", b, "s1", stdin=read_end)
@@ -238,7 +239,7 @@ def test_stdin_from_a_pipe_reaches_the_container(e2e: ProcessCli, tmp_path: Path
             if fd >= 0:
                 os.close(fd)
     e2e.wait_for_no_clients()
-    assert crlf(e2e.history[0].output_now()) == b"hello there\n"
+    assert crlf(e2e.history[0].output_now()) == b"nothing\nhello there\n"
     e2e.ok("delete", "s1")
 
 
@@ -292,3 +293,29 @@ def test_a_root_name_lives_in_the_platform_s_default_location(e2e: ProcessCli, t
             e2e.ok("delete", "n2", root=False, env=env)
     finally:
         shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+@linux_leg
+def test_a_credential_spec_gets_a_credential_guard_instance_visible_to_every_client(e2e: ProcessCli,
+                                                                                     tmp_path: Path) -> None:
+    """gMSA: the helper adds a Container Credential Guard instance (HcsModifyServiceSettings), finds its state in
+    the ContainerCredentialGuard service property and puts it in the container's document (hcsshim
+    internal/credentials); the instance is host-wide -- another process sees it -- and goes with the container."""
+    b = bundle(tmp_path, "b", sleeper())
+    with open(os.path.join(b, "config.json")) as fh:
+        config = json.load(fh)
+    config["windows"]["credentialSpec"] = '{"CmsPlugins":["ActiveDirectory"]}'
+    write_json(os.path.join(b, "config.json"), config)
+    code = ("import json, pyhcs; (info,) = pyhcs.get_service_properties(['ContainerCredentialGuard'])['Properties'];"
+            "info = json.loads(info) if isinstance(info, str) else info;"
+            "print(json.dumps([i['Id'] for i in info.get('Instances') or []]))")
+
+    def instances() -> list:
+        proc = subprocess.run([sys.executable, "-c", code], env=e2e.env, capture_output=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+    e2e.ok("run", "-d", "-b", b, "g1")
+    assert instances() == ["g1"]
+    e2e.ok("delete", "--force", "g1")
+    assert e2e.nothing_left() and instances() == []
