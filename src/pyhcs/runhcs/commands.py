@@ -268,6 +268,39 @@ def _shared_namespace(ctx: Context, config: Dict[str, Any]) -> Optional[str]:
     return str(other["netns"]) if other and other.get("netns") else None
 
 
+@dataclass
+class Placement:
+    """Where a new container's compute system goes and the document that creates it.
+
+    Today: a process-isolated Windows Server container on this host (``Container`` document). The variant for a
+    container hosted in a utility VM -- ``windows.hyperv``, ``--host``, pod sandboxes -- plugs in at
+    :func:`_placement`, returning its own document (and, later, the VM it goes into)."""
+
+    document: Dict[str, Any]
+    sandbox_id: str = ""
+    network_namespace: str = ""
+
+
+def _placement(ctx: Context, container_id: str, bundle: oci.Bundle) -> Placement:
+    """The container's Placement, every check made before a helper starts."""
+    from pyhcs import oci
+
+    if ctx.cmd["host"]:
+        raise CliError("--host: containers hosted in a utility VM (Hyper-V isolation) are not supported yet")
+    config = bundle.config
+    annotations = config.get("annotations") if isinstance(config.get("annotations"), dict) else {}
+    sandbox_id = _check_sandbox(ctx, container_id, annotations or {})
+    namespace = _shared_namespace(ctx, config)
+    try:
+        # Hyper-V isolation and Linux containers are refused here, with the field that asks for them.
+        document = oci.container_document(config, owner=ctx.owner, container_id=container_id, bundle=bundle.path,
+                                          check_paths=True, network_namespace=namespace)
+    except oci.SpecError as exc:
+        raise CliError(exc.one_line()) from None
+    network = document["Container"].get("Networking") or {}
+    return Placement(document, sandbox_id, str(network.get("Namespace", "")))
+
+
 def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
     """create: check the bundle, start the init helper, record the container. Returns the record and the helper
     (``run`` waits for it)."""
@@ -276,27 +309,18 @@ def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
     from .shim import ShimJob, new_authkey
 
     flags = ctx.cmd
-    if flags["host"]:
-        raise CliError("--host: containers hosted in a utility VM (Hyper-V isolation) are not supported yet")
     pid_file = abs_path_or_pipe(flags["pid-file"])
     shim_log = abs_path_or_pipe(flags["shim-log"])
     bundle = _load_bundle(flags["bundle"])
     config = bundle.config
     annotations = config.get("annotations") if isinstance(config.get("annotations"), dict) else {}
-    sandbox_id = _check_sandbox(ctx, container_id, annotations or {})
-    namespace = _shared_namespace(ctx, config)
-    try:
-        document = oci.container_document(config, owner=ctx.owner, container_id=container_id, bundle=bundle.path,
-                                          check_paths=True, network_namespace=namespace)
-    except oci.SpecError as exc:
-        raise CliError(exc.one_line()) from None
+    placement = _placement(ctx, container_id, bundle)
     # run without --detach waits for the process (create has no --detach flag)
     streams = std_streams(attached="detach" in ctx.cmd.values and not ctx.cmd["detach"])
     root = config.get("root") if isinstance(config.get("root"), dict) else {}
-    network = document["Container"].get("Networking") or {}
-    job = ShimJob(container_id=container_id, root=ctx.store.root, document=document, process=config.get("process"),
-                  stdin=streams[0], stdout=streams[1], stderr=streams[2], authkey=new_authkey(),
-                  credential_spec=oci.credential_spec(config))
+    job = ShimJob(container_id=container_id, root=ctx.store.root, document=placement.document,
+                  process=config.get("process"), stdin=streams[0], stdout=streams[1], stderr=streams[2],
+                  authkey=new_authkey(), credential_spec=oci.credential_spec(config))
     if ctx.runtime.shutdown_timeout is not None:
         job.shutdown_timeout = ctx.runtime.shutdown_timeout
     with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
@@ -307,7 +331,7 @@ def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
         record = {
             "id": container_id, "owner": ctx.owner, "bundle": bundle.path, "rootfs": (root or {}).get("path", ""),
             "created": time.time_ns(), "ociVersion": config.get("ociVersion", ""), "annotations": annotations or {},
-            "spec": config, "sandboxId": sandbox_id, "netns": network.get("Namespace", ""),
+            "spec": config, "sandboxId": placement.sandbox_id, "netns": placement.network_namespace,
             "shim": {"pid": helper.pid, "token": helper.token, "endpoint": reply["endpoint"],
                      "authkey": job.authkey},
         }
