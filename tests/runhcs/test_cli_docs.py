@@ -34,6 +34,11 @@ def test_readme_runhcs_session_runs_as_pasted(tmp_path: Path) -> None:
     """README "The runhcs command line": start the fake service, write a bundle, run, state, list, exec, kill,
     delete, stop -- pasted into bash from the repository root (no ``set -e``: a pasted session goes on after the
     exec's exit code 3). Run with a private $TMPDIR, so the service's default endpoint is its own."""
+    from tests.runhcs.conftest import in_service_mode
+
+    if in_service_mode():
+        pytest.skip("service-mode run: the README session starts its own service and ran in this leg's "
+                    "in-process run")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## The runhcs command line", 1)[1].split("\n## ", 1)[0]
     (block,) = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
