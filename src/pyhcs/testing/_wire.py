@@ -7,6 +7,7 @@ malformed messages.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import struct
@@ -112,8 +113,10 @@ class Pipe:
                     self._fd = os.open(name, os.O_RDWR | getattr(os, "O_BINARY", 0))
                     break
                 except OSError as exc:
-                    # ERROR_PIPE_BUSY (231): every instance is taken for a moment.
-                    if getattr(exc, "winerror", None) != 231 or time.monotonic() > deadline:
+                    # ERROR_PIPE_BUSY (231): every instance is taken for a moment. os.open goes through the C
+                    # runtime, whose errno table has no entry for it: it arrives as EINVAL, without a winerror.
+                    busy = getattr(exc, "winerror", None) == 231 or exc.errno == errno.EINVAL
+                    if not busy or time.monotonic() > deadline:
                         raise
                     time.sleep(0.01)
         else:

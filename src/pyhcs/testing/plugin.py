@@ -12,13 +12,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, NoReturn, Optional
 
 import pytest
 
 from .build import fake_library
 from .control import FakeHcs, check_leaks, use_fake
-from .errors import FakeBuildError
+from .errors import FakeBuildError, LeakError
 from .service import SERVICE_ENV, FakeService, start_service
 
 #: Set to 1 (or yes, true) to run the session's ``hcs_fake`` as a client of a private fake HCS service.
@@ -64,7 +64,7 @@ def loaded_fake(config: pytest.Config) -> FakeHcs:
     if state.fake is not None:
         return state.fake
     if state.error is not None:  # a missing compiler fails every test that needs the fake, with the same message
-        raise state.error
+        _fail(state.error)
     try:
         endpoint = None
         if service_mode_requested(config) and not os.environ.get(SERVICE_ENV):
@@ -77,8 +77,15 @@ def loaded_fake(config: pytest.Config) -> FakeHcs:
         state.fake = use_fake(endpoint)
     except FakeBuildError as exc:
         state.error = exc
-        raise
+    if state.fake is None:
+        _fail(state.error)  # outside the except block: no "during handling" chain in the report
     return state.fake
+
+
+def _fail(error: Optional[BaseException]) -> NoReturn:
+    # The message says what is wrong and what to do (which handle leaked; which compiler to install); a traceback
+    # through pyhcs.testing would only bury it.
+    pytest.fail(f"{type(error).__name__}: {error}", pytrace=False)
 
 
 def _check_leaks_wanted(request: pytest.FixtureRequest) -> bool:
@@ -97,25 +104,43 @@ def hcs_fake(request: pytest.FixtureRequest) -> Iterator[FakeHcs]:
     fake = loaded_fake(request.config)
     check = _check_leaks_wanted(request)
     fake.reset()
+    leak: Optional[LeakError] = None
     try:
         yield fake
         if check:
-            check_leaks(fake)
+            try:
+                check_leaks(fake)
+            except LeakError as exc:
+                leak = exc
     finally:
         fake.reset()
+    if leak is not None:
+        _fail(leak)
 
 
 def hcs_fake_service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FakeService]:
     """A private service for one test, its log in the test's tmp_path; leak check of the clients still connected."""
     check = _check_leaks_wanted(request)
-    service = start_service(log=tmp_path / "fakehcs-service.log")
+    service: Optional[FakeService] = None
+    try:
+        service = start_service(log=tmp_path / "fakehcs-service.log")
+    except FakeBuildError as exc:
+        error: BaseException = exc
+    if service is None:
+        _fail(error)
+    leak: Optional[LeakError] = None
     try:
         yield service
         if check and service.alive():
             with service.control() as ctl:
-                check_leaks(ctl)
+                try:
+                    check_leaks(ctl)
+                except LeakError as exc:
+                    leak = exc
     finally:
         service.stop()
+    if leak is not None:
+        _fail(leak)
 
 
 def session_finish(config: pytest.Config, exitstatus: int) -> None:
