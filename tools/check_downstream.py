@@ -64,7 +64,8 @@ def build(dist: Path) -> Path:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
-    shipped = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("pyhcs/testing/_fake/") and n[-2:] in (".c", ".h"))
+    shipped = sorted(n.rsplit("/", 1)[1] for n in names
+                     if n.startswith("pyhcs/testing/_fake/") and n[-2:] in (".c", ".h"))
     problems = []
     if shipped != fake_sources():
         problems.append(f"the wheel's pyhcs/testing/_fake/ differs from tests/fakes: {shipped}")
