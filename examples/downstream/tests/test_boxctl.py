@@ -33,8 +33,8 @@ def test_a_create_that_hcs_refuses_at_once_is_reported(hcs_fake, capsys) -> None
 
 
 def test_a_slow_hcs_is_a_timeout_not_a_hang(hcs_fake, capsys) -> None:
-    hcs_fake.set_latency("HcsStartComputeSystem", 3000)
-    assert boxctl.main(["--timeout", "0.5", "run", "demo", "--", "echo", "hello"]) == 1
+    hcs_fake.set_latency("HcsStartComputeSystem", 1500)
+    assert boxctl.main(["--timeout", "0.3", "run", "demo", "--", "echo", "hello"]) == 1
     assert "boxctl: " in capsys.readouterr().err
 
 
