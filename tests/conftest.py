@@ -1,7 +1,8 @@
 """Test session setup: every test runs against the fake HCS (tests/fakes), never a real one.
 
 - session: build ``libfakehcs.so`` (or take ``PYHCS_FAKE_LIBRARY`` / ``PYHCS_FAKE_STORAGE_LIBRARY``, e.g. the
-  mingw-built DLLs under Wine) and point pyhcs at it before anything loads HCS;
+  mingw-built DLLs under Wine) and point pyhcs at it before anything loads HCS; pin the host's OS version
+  (``PYHCS_HOST_OS_VERSION``, read by pyhcs.compat and the fake alike) to the fake's default, Windows Server 2022;
 - service mode (``pytest --fake-service`` or ``PYHCS_TEST_FAKE_SERVICE=1``): the session starts a private fake HCS
   service (tests/fakes/service.py) and the fake runs as its client (``PYHCS_FAKE_SERVICE``), so the whole suite runs
   across a process boundary, as pyhcs does against vmcompute.exe; a ``PYHCS_FAKE_SERVICE`` already set names a
@@ -37,6 +38,9 @@ def _library_paths() -> Tuple[Path, Path]:
 
 
 _CORE, _STORAGE = _library_paths()
+# One host for pyhcs.compat and the fake (which refuses images that do not fit it with 0xC0370101): the fake's own
+# default, Windows Server 2022. Set before anything starts, so the session's service and every fake inherit it.
+os.environ["PYHCS_HOST_OS_VERSION"] = "10.0.20348.2655 server"
 # Before pyhcs loads anything: the loader reads these at first use.
 os.environ["PYHCS_COMPUTECORE"] = str(_CORE)
 os.environ["PYHCS_COMPUTESTORAGE"] = str(_STORAGE)

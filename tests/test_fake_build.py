@@ -22,7 +22,9 @@ DECL = build.DECL
 CONTROL = ["FakeHcsReset", "FakeHcsInjectFault", "FakeHcsSetLatency", "FakeHcsSetMinimumDuration",
            "FakeHcsSimulateServiceDisconnect", "FakeHcsSimulateUnexpectedExit", "FakeHcsGetCounters", "FakeHcsWaitIdle",
            # service mode (fakehcs_control.h): counters of every client, of one client, the clients, the connection
-           "FakeHcsGetGlobalCounters", "FakeHcsGetClientCounters", "FakeHcsListClients", "FakeHcsServiceStatus"]
+           "FakeHcsGetGlobalCounters", "FakeHcsGetClientCounters", "FakeHcsListClients", "FakeHcsServiceStatus",
+           # the host the fake checks container images against (README "Utility VMs and pods")
+           "FakeHcsSetHostOsVersion", "FakeHcsGetHostOsVersion"]
 
 
 def _declared(header: str) -> list:

@@ -38,6 +38,8 @@ void FakeHcsGetGlobalCounters(FAKEHCS_COUNTERS *counters);
 int FakeHcsGetClientCounters(uint32_t pid, FAKEHCS_COUNTERS *counters);
 int FakeHcsListClients(uint32_t *pids, int capacity);
 int FakeHcsServiceStatus(void);
+int FakeHcsSetHostOsVersion(const char *version);
+int FakeHcsGetHostOsVersion(char *buffer, uint32_t size);
 """
 
 FAULT_ASYNC = 0
@@ -137,6 +139,26 @@ class FakeHcs:
     def service_status(self) -> str:
         """"in-process", "connected" (service mode), or "unreachable" (calls fail with HCS_E_SERVICE_DISCONNECT)."""
         return {0: "in-process", 1: "connected"}.get(int(self._lib.FakeHcsServiceStatus()), "unreachable")
+
+    def set_host_os_version(self, version: Union[str, None]) -> None:
+        """The host the fake checks container images against (0xC0370101 when one does not fit), in
+        ``PYHCS_HOST_OS_VERSION``'s format: ``"10.0.17763.1234"``, ``"10.0.22631.1 client"``. ``None`` goes back to
+        that variable of the engine's process (the service's in service mode) or the default, as ``reset()`` does.
+        ValueError for text that is not a host."""
+        rc = self._lib.FakeHcsSetHostOsVersion(_ffi.NULL if version is None else version.encode())
+        if rc == -1:
+            raise ValueError(f"{version!r} is not a host: expected '<major>.<minor>.<build>[.<revision>] "
+                             f"[server|client]'")
+        if rc != 0:
+            raise ConnectionError("the fake HCS service cannot be reached")
+
+    def host_os_version(self) -> str:
+        """The host the fake checks images against, e.g. ``"10.0.20348.2655 server"`` (always with its SKU)."""
+        buffer = _ffi.new("char[]", 128)
+        n = self._lib.FakeHcsGetHostOsVersion(buffer, 128)
+        if n < 0:
+            raise ConnectionError("the fake HCS service cannot be reached")
+        return _ffi.string(buffer, n).decode()
 
     def wait_quiescent(self, timeout: float = 5.0) -> bool:
         """Wait until no operation work, engine event or callback is queued or running."""
