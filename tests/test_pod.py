@@ -393,6 +393,23 @@ def test_declared_versions_and_the_os_version_argument(images: Images) -> None:
         declared_os_version([plain])
 
 
+@pytest.mark.skipif(IS_WINDOWS, reason="Windows always knows its own version (RtlGetVersion)")
+def test_an_unknown_host_is_not_guessed(fake: Any, images: Images, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off Windows the host is PYHCS_HOST_OS_VERSION (pyhcs.compat.host_os); without it, checking a pod raises
+    HostVersionUnavailableError, which says what to set. With the checks off, HCS decides."""
+    monkeypatch.delenv("PYHCS_HOST_OS_VERSION")
+    base = images.base("10.0.20348.1")
+    with pytest.raises(compat.HostVersionUnavailableError, match="PYHCS_HOST_OS_VERSION"):
+        HypervPod.create(unique_id("pod"), layers=[base])
+    with pytest.raises(compat.HostVersionUnavailableError):
+        ProcessPod.create(unique_id("pod"))
+    with HypervPod.create(unique_id("pod"), layers=[base], check=False) as pod:
+        assert pod.host is None and pod.support is None
+        pod.add_workload(unique_id("w"), layers=[base])
+    with ProcessPod.create(unique_id("pod"), host="10.0.20348.1") as process_pod:
+        assert process_pod.host == compat.Host.parse("10.0.20348.1")
+
+
 def test_unknown_versions_skip_the_checks_and_hcs_decides(fake: Any, images: Images) -> None:
     """Without declarations or os_version pyhcs.pod cannot know the builds; the fake checks nothing undeclared."""
     base = images.layer("base", utility_vm=True)

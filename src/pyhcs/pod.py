@@ -16,7 +16,8 @@ the isolation rules), so a Windows update or an image retag fails with the rule 
 (:class:`~pyhcs.compat.PodSupportError`, :class:`~pyhcs.compat.IsolationError`) instead of HCS's bare 0xC0370101.
 An image's OS version comes from the ``os_version`` argument (a version, or the image's OCI config), else from its
 layers: a layer folder may declare it in ``image-config.json`` (:data:`IMAGE_CONFIG_FILE`; the fake HCS reads the
-same file). When a version is unknown the checks that need it are skipped and HCS decides.
+same file). When an image's version is unknown the checks that need it are skipped and HCS decides. The host's is
+:func:`pyhcs.compat.host_os` (off Windows: ``PYHCS_HOST_OS_VERSION``, without which checking pods is refused).
 
 Everything is available synchronously and for asyncio (``*_async``, ``async with``). See docs/pods.md.
 """
@@ -298,7 +299,7 @@ class Pod(abc.ABC):
     def __init__(self, pod_id: str, host: Optional[compat.Host], os_version: Optional[OSVersion],
                  support: Optional[PodVerdict], owner: str, check: bool) -> None:
         self.id = pod_id
-        #: The host the versions are checked against (None: unknown, host checks skipped).
+        #: The host the versions are checked against (None only with ``check`` off when it cannot be known).
         self.host = host
         #: The sandbox image's OS version (the utility VM's, for a Hyper-V pod); None when unknown.
         self.os_version = os_version
@@ -446,14 +447,17 @@ class Pod(abc.ABC):
         await self.close_async()
 
 
-def _resolve_host(host: Optional[compat.HostLike]) -> Optional[compat.Host]:
-    """*host*, or the host pyhcs runs on (PYHCS_HOST_OS_VERSION, else Windows' own version); None when it cannot be
-    known (not Windows and the variable unset): the checks that need it are then skipped."""
+def _resolve_host(host: Optional[compat.HostLike], check: bool) -> Optional[compat.Host]:
+    """*host*, or the host pyhcs runs on (PYHCS_HOST_OS_VERSION, else Windows' own version). Off Windows without the
+    variable it cannot be known: with *check* that is pyhcs.compat's HostVersionUnavailableError (which says what to
+    set) rather than a silent guess; without, None."""
     if host is not None:
         return compat.as_host(host)
     try:
         return compat.host_os()
     except compat.HostVersionUnavailableError:
+        if check:
+            raise
         return None
 
 
@@ -520,7 +524,7 @@ class HypervPod(Pod):
             raise PodConfigurationError("a Hyper-V pod needs its sandbox image's layers (topmost first): the utility "
                                         "VM boots from the UtilityVM folder of one of them")
         uvm_folder = find_utility_vm_folder(folders)
-        resolved_host = _resolve_host(host)
+        resolved_host = _resolve_host(host, check)
         image_os = _image_version(os_version, folders)
         support: Optional[PodVerdict] = None
         if resolved_host is not None and image_os is not None:
@@ -630,7 +634,7 @@ class HypervPod(Pod):
         _check_id(pod_id, "pod_id")
         deadline = _Deadline(timeout)
         image_os = _image_version(os_version, ())
-        resolved_host = _resolve_host(host)
+        resolved_host = _resolve_host(host, check)
         support = compat.pod_support(resolved_host, image_os, Isolation.HYPERV) \
             if resolved_host is not None and image_os is not None else None
         vm = pyhcs.ComputeSystem.open(utility_vm_id(pod_id))
@@ -975,7 +979,7 @@ class ProcessPod(Pod):
             if not _GUID.fullmatch(network_namespace):
                 raise PodConfigurationError(f"network_namespace must be an HCN namespace GUID, not "
                                             f"{network_namespace!r}")
-        resolved_host = _resolve_host(host)
+        resolved_host = _resolve_host(host, check)
         image_os = _image_version(os_version, ())
         support: Optional[PodVerdict] = None
         if resolved_host is not None:
