@@ -291,7 +291,8 @@ class Pod(abc.ABC):
     workloads (by id), which the pod owns: their handles close with the pod.
 
     Leaving a ``with`` / ``async with`` block tears the pod down: every workload is terminated and closed (the last
-    added first), then the pod's own resources go."""
+    added first), then the pod's own resources go. Use a pod from one thread or one event loop: its bookkeeping is
+    not locked."""
 
     isolation: Isolation
     """``Isolation.HYPERV`` or ``Isolation.PROCESS``."""
