@@ -10,6 +10,8 @@ plugin pyhcs ships to its users (pyhcs.testing; docs/testing.md).
   as a client of a private fake HCS service, as pyhcs does against vmcompute.exe;
 - ``PYHCS_FAKE_LIBRARY`` / ``PYHCS_FAKE_STORAGE_LIBRARY`` name prebuilt libraries instead of building the fake
   (the mingw-built DLLs under Wine).
+- ``PYHCS_HOST_OS_VERSION`` is pinned for the session to the fake's default host, Windows Server 2022: pyhcs.compat
+  and the fake (which refuses images that do not fit it with 0xC0370101) read the same variable.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ pytest_plugins = ["pytester"] + ([] if "_pyhcs_pytestplugin" in sys.modules else
 # The session's fake HCS service inherits this environment; test_environment_replaces_and_working_directory looks
 # for the variable in the processes it starts without an Environment of their own.
 os.environ.setdefault("FAKEHCS_TEST_INHERIT", "yes")
+# One host for pyhcs.compat and the fake (which refuses images that do not fit it with 0xC0370101): the fake's own
+# default, Windows Server 2022. Set before anything starts, so the session's service and every fake inherit it.
+os.environ["PYHCS_HOST_OS_VERSION"] = "10.0.20348.2655 server"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

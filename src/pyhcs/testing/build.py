@@ -282,10 +282,25 @@ def _link(cc: List[str], target: Path, flags: List[str], files: List[Path], verb
     return target
 
 
+#: The host the fake checks container images against when ``PYHCS_HOST_OS_VERSION`` is unset (the fake's own
+#: default, Windows Server 2022; tests/fakes/README.md "Utility VMs and pods").
+DEFAULT_HOST_OS_VERSION = "10.0.20348.2655 server"
+HOST_OS_VERSION_ENV = "PYHCS_HOST_OS_VERSION"
+
+
+def host_os_version(environ: Optional[Mapping[str, str]] = None) -> str:
+    """``PYHCS_HOST_OS_VERSION`` of *environ* (default: ours), or the fake's default host. pyhcs.compat and the
+    fake read the same variable; pyhcs.testing sets it wherever it sets up the fake, so both agree on the host."""
+    value = (os.environ if environ is None else environ).get(HOST_OS_VERSION_ENV, "").strip()
+    return value or DEFAULT_HOST_OS_VERSION
+
+
 def fake_environment(endpoint: Optional[str] = None) -> Dict[str, str]:
-    """The environment variables that make a program load the fake (``PYHCS_COMPUTECORE``, ``PYHCS_COMPUTESTORAGE``)
-    and, with *endpoint*, be a client of the fake HCS service there (``PYHCS_FAKE_SERVICE``)."""
-    env = {"PYHCS_COMPUTECORE": str(fake_library()), "PYHCS_COMPUTESTORAGE": str(fake_storage_library())}
+    """The environment variables that make a program load the fake (``PYHCS_COMPUTECORE``, ``PYHCS_COMPUTESTORAGE``),
+    agree with it on the host's OS version (``PYHCS_HOST_OS_VERSION``, as already set or the fake's default) and,
+    with *endpoint*, be a client of the fake HCS service there (``PYHCS_FAKE_SERVICE``)."""
+    env = {"PYHCS_COMPUTECORE": str(fake_library()), "PYHCS_COMPUTESTORAGE": str(fake_storage_library()),
+           HOST_OS_VERSION_ENV: host_os_version()}
     if endpoint:
         env["PYHCS_FAKE_SERVICE"] = endpoint
     return env

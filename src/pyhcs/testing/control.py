@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union, cast
 
 from typing_extensions import Protocol, TypedDict
 
-from .build import control_header, fake_library, fake_storage_library
+from .build import HOST_OS_VERSION_ENV, control_header, fake_library, fake_storage_library, host_os_version
 from .errors import LeakError
 
 __all__ = ["LEAK_COUNTERS", "Counters", "FakeHcs", "check_leaks", "use_fake"]
@@ -140,6 +140,28 @@ class FakeHcs:
         if self._lib.FakeHcsSetMinimumDuration(function.encode(), ms) != 0:
             raise ValueError(f"the fake HCS exports no function named {function!r}")
 
+    def set_host_os_version(self, version: Optional[str]) -> None:
+        """The host the fake checks container images against (0xC0370101 when one does not fit), in
+        ``PYHCS_HOST_OS_VERSION``'s format: ``"10.0.17763.1234"``, ``"10.0.22631.1 client"``. ``None`` goes back to
+        that variable of the engine's process (the service's in service mode) or the default, as ``reset()`` does.
+        ValueError for text that is not a host."""
+        ffi = _control_ffi()
+        rc = self._lib.FakeHcsSetHostOsVersion(ffi.NULL if version is None else version.encode())
+        if rc == -1:
+            raise ValueError(f"{version!r} is not a host: expected '<major>.<minor>.<build>[.<revision>] "
+                             f"[server|client]'")
+        if rc != 0:
+            raise ConnectionError("the fake HCS service cannot be reached")
+
+    def host_os_version(self) -> str:
+        """The host the fake checks images against, e.g. ``"10.0.20348.2655 server"`` (always with its SKU)."""
+        ffi = _control_ffi()
+        buffer = ffi.new("char[]", 128)
+        n = self._lib.FakeHcsGetHostOsVersion(buffer, 128)
+        if n < 0:
+            raise ConnectionError("the fake HCS service cannot be reached")
+        return str(ffi.string(buffer, n).decode())
+
     def simulate_service_disconnect(self) -> None:
         """The HCS service "crashes": every callback receives ServiceDisconnect, operations in flight fail with
         HCS_E_SERVICE_DISCONNECT, and so does every later call until ``reset()``."""
@@ -234,12 +256,14 @@ def use_fake(service: Optional[str] = None) -> FakeHcs:
     ``PYHCS_COMPUTESTORAGE`` in ``os.environ``, so child processes started afterwards load it too. With *service*
     (an endpoint, see ``start_service``) it also sets ``PYHCS_FAKE_SERVICE``: the fake in this process -- and in
     its children -- is a client of that service. The fake reads ``PYHCS_FAKE_SERVICE`` at its first call in a
-    process, so pass *service* before anything in the process has called HCS."""
+    process, so pass *service* before anything in the process has called HCS. ``PYHCS_HOST_OS_VERSION`` is set
+    to the fake's default host when unset, so ``pyhcs.compat`` and the fake agree on the host."""
     import pyhcs
 
     core, storage = fake_library(), fake_storage_library()
     os.environ["PYHCS_COMPUTECORE"] = str(core)
     os.environ["PYHCS_COMPUTESTORAGE"] = str(storage)
+    os.environ[HOST_OS_VERSION_ENV] = host_os_version()  # pyhcs.compat and the fake agree on the host
     if service:
         os.environ["PYHCS_FAKE_SERVICE"] = service
     pyhcs.use_library(core, storage)

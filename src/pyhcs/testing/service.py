@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, List, Optional, Tuple, Union, cast
 
 from . import _wire as W
-from .build import IS_WINDOWS, fake_library, fake_storage_library, service_executable
+from .build import HOST_OS_VERSION_ENV, IS_WINDOWS, fake_library, fake_storage_library, host_os_version, service_executable
 from .control import COUNTER_NAMES, Counters, _hr32, check_leaks
 from .errors import ServiceError
 
@@ -227,6 +227,7 @@ class FakeService:
         loads the fake as a client of this service."""
         env = dict(os.environ if base is None else base)
         env[SERVICE_ENV] = self.endpoint
+        env[HOST_OS_VERSION_ENV] = host_os_version(env)
         env["PYHCS_COMPUTECORE"] = str(fake_library())
         env["PYHCS_COMPUTESTORAGE"] = str(fake_storage_library())
         return env
@@ -312,6 +313,7 @@ def start_service(endpoint: Optional[str] = None, *, executable: Optional[PathLi
             kwargs["start_new_session"] = True
     child_env = dict(os.environ if env is None else env)
     child_env.pop(SERVICE_ENV, None)  # the service is not a client of another one
+    child_env[HOST_OS_VERSION_ENV] = host_os_version(child_env)  # the engine's host, as its clients see it
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file,
                                 env=child_env, **kwargs)
