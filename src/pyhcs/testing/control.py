@@ -90,7 +90,11 @@ class FakeHcs:
         #: The computestorage library that goes with it (the same file on POSIX).
         self.storage_path = Path(storage_path) if storage_path is not None else (
             self.path if path is not None else fake_storage_library())
-        self._lib: Any = _control_ffi().dlopen(str(self.path))
+        ffi = _control_ffi()
+        # RTLD_NODELETE, as pyhcs's own loader: cffi unloads a library it opened when the interpreter finalizes, while
+        # the fake's threads may still run its code (a crash at exit, about one run in sixty, when nothing else --
+        # pyhcs -- kept the library loaded). Off POSIX the flag does not exist and Windows keeps the DLL referenced.
+        self._lib: Any = ffi.dlopen(str(self.path), ffi.RTLD_NOW | getattr(ffi, "RTLD_NODELETE", 0))
 
     def __repr__(self) -> str:
         return f"<FakeHcs {str(self.path)!r}>"
