@@ -1,7 +1,9 @@
 """pyhcs: the Windows Host Compute Service (computecore.dll / computestorage.dll) from Python.
 
 The layers: ``pyhcs._ffi`` mirrors the C API (cffi); ``ComputeSystem``, ``Process``, ``Operation`` and the
-events, errors and schema documents are the object layer; ``pyhcs.cli`` is a runhcs-compatible command line.
+events, errors and schema documents are the object layer; ``pyhcs.runhcs`` is a runhcs-compatible command line
+(the ``runhcs`` console script, or ``python -m pyhcs.runhcs``) built on it, and ``pyhcs.oci`` turns OCI bundles
+into HCS documents.
 """
 
 from ._ffi import use_library

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,3 +24,37 @@ def test_there_are_examples() -> None:
 def test_cli_doc_example_runs(index: int, capsys: Any) -> None:
     exec(compile(BLOCKS[index], f"docs/cli.md example {index + 1}", "exec"), {"__name__": "__docs__"})
     assert capsys.readouterr().out.splitlines()[0] == 'cmd /c "echo hello"'
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell session (the README says so)")
+def test_readme_runhcs_session_runs_as_pasted(tmp_path: Path) -> None:
+    """README "The runhcs command line": start the fake service, write a bundle, run, state, list, exec, kill,
+    delete, stop -- pasted into bash from the repository root (no ``set -e``: a pasted session goes on after the
+    exec's exit code 3). Run with a private $TMPDIR, so the service's default endpoint is its own."""
+    from tests.runhcs.conftest import in_service_mode
+
+    if in_service_mode():
+        pytest.skip("service-mode run: the README session starts its own service and ran in this leg's "
+                    "in-process run")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The runhcs command line", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    if not (ROOT / ".venv" / "bin" / "runhcs").exists():
+        pytest.skip("the README's session uses the quick start's .venv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYHCS_")}
+    env["TMPDIR"] = str(tmp_path)
+    proc = subprocess.run(["bash", "-uc", block + "\necho \"last exit: $?\"\n"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    out = proc.stdout
+    assert proc.returncode == 0 and proc.stderr == "", out + proc.stderr
+    assert "listening on" in out and "hello from the container\n" in out
+    state = json.loads(out[out.index("{\n"):out.index("\n}") + 2])
+    assert (state["id"], state["status"], state["owner"]) == ("demo1", "running", "runhcs")
+    table = out[out.index("ID          PID"):].splitlines()
+    assert table[1].split()[:3] == ["demo1", str(state["pid"]), "running"]
+    assert "from exec\nexec exit code: 3\n" in out
+    assert out.rstrip().endswith("stopped\nlast exit: 0"), out
+    assert not any(p.name.startswith("fakehcs-service") and p.suffix == ".sock" for p in tmp_path.iterdir())

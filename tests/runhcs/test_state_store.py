@@ -50,7 +50,7 @@ def test_a_root_name_lives_under_the_default_location_and_a_path_is_a_path(tmp_p
     assert resolve_root("./x") == os.path.abspath("x")
 
 
-# -- records ------------------------------------------------------------------------------------------------------------
+# -- records -----------------------------------------------------------------------------------------------------------
 def test_records_are_created_once_loaded_updated_and_removed(tmp_path: Any) -> None:
     store = Store(str(tmp_path / "root"))
     assert store.ids() == []
@@ -86,7 +86,7 @@ def test_no_lock_files_remain_after_a_container_is_removed(tmp_path: Any) -> Non
         assert os.listdir(str(tmp_path)) == []
 
 
-# -- locks and crashes, with real processes ------------------------------------------------------------------------------
+# -- locks and crashes, with real processes ----------------------------------------------------------------------------
 INCREMENT = """
     import sys
     from pyhcs.runhcs.state import Store
@@ -172,7 +172,7 @@ def test_a_writer_killed_mid_write_never_leaves_a_torn_record(tmp_path: Any) -> 
     assert store.ids() == ["c1"]  # temp files of killed writers are not records
 
 
-# -- is the helper still ours? ------------------------------------------------------------------------------------------
+# -- is the helper still ours? -----------------------------------------------------------------------------------------
 def test_process_token_identifies_a_live_process_and_not_a_finished_one() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -37,7 +37,8 @@ NAME = "runhcs"
 USAGE = "Open Container Initiative runtime for Windows containers, on the Host Compute Service (pyhcs)"
 DESCRIPTION = """pyhcs's runhcs runs OCI bundles as process-isolated Windows Server containers through HCS,
 with the commands, flags, outputs and exit codes of Microsoft's runhcs. A bundle is a directory holding
-config.json; docs/cli.md describes every command and each difference from runhcs.
+config.json. `runhcs help <command>` describes a command; pyhcs's docs/cli.md lists each
+difference from runhcs and from the OCI runtime spec.
 
     runhcs run [-b bundle] <container-id>"""
 
@@ -141,9 +142,9 @@ def _by_name(name: str) -> Optional[Command]:
 # -- help text (urfave/cli's templates, our words) -------------------------------------------------------------------
 def app_help() -> str:
     description = "\n".join(("   " + line if line else "") for line in DESCRIPTION.split("\n")).lstrip()
+    version = _version_text().replace("\n", "\n   ")
     lines = [f"NAME:\n   {NAME} - {USAGE}\n", "USAGE:\n   runhcs [global options] command [command options] "
-             "[arguments...]\n", f"VERSION:\n   {_version_text()}\n", f"DESCRIPTION:\n   {description}\n",
-             "COMMANDS:"]
+             "[arguments...]\n", f"VERSION:\n   {version}\n", f"DESCRIPTION:\n   {description}\n", "COMMANDS:"]
     for command in COMMAND_TABLE + [_HELP_COMMAND]:
         if not command.hidden:
             names = command.name + (", h" if command is _HELP_COMMAND else "")

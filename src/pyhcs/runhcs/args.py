@@ -207,7 +207,8 @@ def parse_flags(flags: Sequence[Flag], args: Sequence[str]) -> Parsed:
     for f in flags:
         used = [n for n in f.names if n in set_names]
         if len(set(used)) > 1:
-            raise UsageError(f"Cannot use two forms of the same flag: {' '.join(sorted(set(used), key=f.names.index, reverse=True))}")
+            spellings = " ".join(sorted(set(used), key=f.names.index, reverse=True))
+            raise UsageError(f"Cannot use two forms of the same flag: {spellings}")
     canonical = [f.name for f in flags if any(n in set_names for n in f.names)]
     return Parsed(values, args[i:], canonical)
 

@@ -19,7 +19,6 @@ import json
 import os
 import struct
 import sys
-import tempfile
 import uuid
 from typing import IO, Any, Dict, Optional, Tuple
 
@@ -101,6 +100,8 @@ def new_endpoint() -> str:
         return "\\\\.\\pipe\\" + name
     if sys.platform.startswith("linux"):
         return "\0" + name  # abstract: no file to leave behind, no path-length limit
+    import tempfile
+
     return os.path.join(tempfile.gettempdir(), name + ".sock")
 
 

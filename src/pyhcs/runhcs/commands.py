@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
 import pyhcs
-from pyhcs import oci
 
 from . import hcs, output
 from .args import Parsed
@@ -25,15 +23,23 @@ from .errors import INVALID_FORMAT, CliError, ExitStatus, container_is_stopped, 
 from .platform import (
     fd_is_open,
     go_chdir_error,
+    helper_interpreter,
     inheritable_handle,
     pipe,
     process_alive,
     process_token,
     spawn_detached,
 )
-from .shim import ShimJob, new_authkey, process_main, start_request
 from .signals import TERMINATE, InvalidSignal, windows_signal
 from .state import Record, Store
+
+if TYPE_CHECKING:
+    from pyhcs import oci
+
+    from .shim import ShimJob
+
+# pyhcs.oci and the helper's module load only for the commands that use them (create, run, exec, start, shim):
+# state, list, kill and delete start faster (containerd runs them often; under Wine each module costs ~10 ms).
 
 __all__ = ["Context", "Runtime", "Helper", "ProcessLauncher", "COMMANDS"]
 
@@ -42,6 +48,8 @@ SAFE_PIPE_PREFIX = "\\\\.\\pipe\\ProtectedPrefix\\Administrators\\"
 SPEC_VERSION = "1.3.0"
 #: How long delete waits for a terminated compute system to report its exit.
 TERMINATE_WAIT = 30.0
+#: How long a kill that terminated the container's process waits for the container to stop.
+KILL_WAIT = 10.0
 
 
 class Helper(Protocol):
@@ -118,7 +126,8 @@ def ProcessLauncher(ctx: Context, container_id: str, streams: Tuple[bool, bool, 
     our stdio and the handshake pipes."""
     to_child_r, to_child_w = pipe()
     to_parent_r, to_parent_w = pipe()
-    argv = [sys.executable, "-m", "pyhcs.runhcs", "--root", ctx.store.root]
+    interpreter, extra_env = helper_interpreter()
+    argv = [interpreter, "-m", "pyhcs.runhcs", "--root", ctx.store.root]
     if shim_log:
         argv += ["--log", shim_log, "--log-format", str(ctx.globals["log-format"])]
         if ctx.globals["debug"]:
@@ -128,7 +137,8 @@ def ProcessLauncher(ctx: Context, container_id: str, streams: Tuple[bool, bool, 
     argv += [f"--{name}" for name, wanted in zip(("stdin", "stdout", "stderr"), streams) if wanted]
     argv.append(container_id)
     try:
-        popen = spawn_detached(argv, (to_child_r, to_parent_w))
+        env = dict(os.environ, **extra_env) if extra_env else None
+        popen = spawn_detached(argv, (to_child_r, to_parent_w), env=env)
     except OSError as exc:
         for fd in (to_child_r, to_child_w, to_parent_r, to_parent_w):
             os.close(fd)
@@ -148,9 +158,23 @@ def abs_path_or_pipe(value: str) -> str:
     return os.path.abspath(value)
 
 
-def std_streams() -> Tuple[bool, bool, bool]:
-    """Which of our stdin/stdout/stderr exist (runhcs relays a stream only when the handle is there)."""
-    return fd_is_open(0), fd_is_open(1), fd_is_open(2)
+def std_streams(attached: bool) -> Tuple[bool, bool, bool]:
+    """Which of our stdin/stdout/stderr the helper relays: those that exist (runhcs relays a stream only when the
+    handle is there) -- except a terminal's input when the command does not wait for the process.
+
+    Choice: runhcs relays its stdin whatever it is; from a terminal, after ``create``, ``run -d`` or ``exec -d``
+    return, the helper and the shell would then both read the keyboard and the helper would take keystrokes meant
+    for the shell. A terminal's input goes to the process only while the command waits for it (``run`` and
+    ``exec`` without ``--detach``); pipes and files (go-runhcs, scripts) are relayed as runhcs does."""
+    stdin = fd_is_open(0) and (attached or not _isatty(0))
+    return stdin, fd_is_open(1), fd_is_open(2)
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -204,6 +228,8 @@ def state_document(info: Inspection) -> Dict[str, Any]:
 
 # -- create / run --------------------------------------------------------------------------------------------------
 def _load_bundle(bundle_flag: str) -> oci.Bundle:
+    from pyhcs import oci
+
     bundle = bundle_flag or os.getcwd()
     try:
         # runhcs chdirs into the bundle: its error is Go's "chdir <path>: <system message>".
@@ -219,6 +245,8 @@ def _load_bundle(bundle_flag: str) -> oci.Bundle:
 
 def _check_sandbox(ctx: Context, container_id: str, annotations: Dict[str, str]) -> str:
     """runhcs createContainer's pod checks (cmd/runhcs/container.go): the sandbox id of the pod, or ""."""
+    from pyhcs import oci
+
     sandbox_id, is_sandbox = oci.sandbox_annotations(annotations)
     if is_sandbox:
         if sandbox_id != container_id:
@@ -240,30 +268,59 @@ def _shared_namespace(ctx: Context, config: Dict[str, Any]) -> Optional[str]:
     return str(other["netns"]) if other and other.get("netns") else None
 
 
-def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
-    """create: check the bundle, start the init helper, record the container. Returns the record and the helper
-    (``run`` waits for it)."""
-    flags = ctx.cmd
-    if flags["host"]:
+@dataclass
+class Placement:
+    """Where a new container's compute system goes and the document that creates it.
+
+    Today: a process-isolated Windows Server container on this host (``Container`` document). The variant for a
+    container hosted in a utility VM -- ``windows.hyperv``, ``--host``, pod sandboxes -- plugs in at
+    :func:`_placement`, returning its own document (and, later, the VM it goes into)."""
+
+    document: Dict[str, Any]
+    sandbox_id: str = ""
+    network_namespace: str = ""
+
+
+def _placement(ctx: Context, container_id: str, bundle: oci.Bundle) -> Placement:
+    """The container's Placement, every check made before a helper starts."""
+    from pyhcs import oci
+
+    if ctx.cmd["host"]:
         raise CliError("--host: containers hosted in a utility VM (Hyper-V isolation) are not supported yet")
-    pid_file = abs_path_or_pipe(flags["pid-file"])
-    shim_log = abs_path_or_pipe(flags["shim-log"])
-    bundle = _load_bundle(flags["bundle"])
     config = bundle.config
     annotations = config.get("annotations") if isinstance(config.get("annotations"), dict) else {}
     sandbox_id = _check_sandbox(ctx, container_id, annotations or {})
     namespace = _shared_namespace(ctx, config)
     try:
+        # Hyper-V isolation and Linux containers are refused here, with the field that asks for them.
         document = oci.container_document(config, owner=ctx.owner, container_id=container_id, bundle=bundle.path,
                                           check_paths=True, network_namespace=namespace)
     except oci.SpecError as exc:
         raise CliError(exc.one_line()) from None
-    streams = std_streams()
-    root = config.get("root") if isinstance(config.get("root"), dict) else {}
     network = document["Container"].get("Networking") or {}
-    job = ShimJob(container_id=container_id, root=ctx.store.root, document=document, process=config.get("process"),
-                  stdin=streams[0], stdout=streams[1], stderr=streams[2], authkey=new_authkey(),
-                  credential_spec=oci.credential_spec(config))
+    return Placement(document, sandbox_id, str(network.get("Namespace", "")))
+
+
+def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
+    """create: check the bundle, start the init helper, record the container. Returns the record and the helper
+    (``run`` waits for it)."""
+    from pyhcs import oci
+
+    from .shim import ShimJob, new_authkey
+
+    flags = ctx.cmd
+    pid_file = abs_path_or_pipe(flags["pid-file"])
+    shim_log = abs_path_or_pipe(flags["shim-log"])
+    bundle = _load_bundle(flags["bundle"])
+    config = bundle.config
+    annotations = config.get("annotations") if isinstance(config.get("annotations"), dict) else {}
+    placement = _placement(ctx, container_id, bundle)
+    # run without --detach waits for the process (create has no --detach flag)
+    streams = std_streams(attached="detach" in ctx.cmd.values and not ctx.cmd["detach"])
+    root = config.get("root") if isinstance(config.get("root"), dict) else {}
+    job = ShimJob(container_id=container_id, root=ctx.store.root, document=placement.document,
+                  process=config.get("process"), stdin=streams[0], stdout=streams[1], stderr=streams[2],
+                  authkey=new_authkey(), credential_spec=oci.credential_spec(config))
     if ctx.runtime.shutdown_timeout is not None:
         job.shutdown_timeout = ctx.runtime.shutdown_timeout
     with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
@@ -274,7 +331,7 @@ def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
         record = {
             "id": container_id, "owner": ctx.owner, "bundle": bundle.path, "rootfs": (root or {}).get("path", ""),
             "created": time.time_ns(), "ociVersion": config.get("ociVersion", ""), "annotations": annotations or {},
-            "spec": config, "sandboxId": sandbox_id, "netns": network.get("Namespace", ""),
+            "spec": config, "sandboxId": placement.sandbox_id, "netns": placement.network_namespace,
             "shim": {"pid": helper.pid, "token": helper.token, "endpoint": reply["endpoint"],
                      "authkey": job.authkey},
         }
@@ -330,6 +387,8 @@ def _start(ctx: Context, record: Record) -> None:
             # generate an error when it is not set. runhcs starts the system and runs nothing.
             raise CliError("cannot start a container without a process: config.json has no \"process\" "
                            "(runtime-spec config.md: process is REQUIRED when start is called)")
+        from .shim import start_request
+
         shim = record["shim"]
         reply = start_request(str(shim["endpoint"]), str(shim["authkey"]))
         if not reply.get("ok"):
@@ -346,14 +405,14 @@ def _start(ctx: Context, record: Record) -> None:
 
 def cmd_start(ctx: Context) -> None:
     container_id = ctx.args[0]
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         _start(ctx, ctx.store.load(container_id))
 
 
 def cmd_run(ctx: Context) -> None:
     container_id = ctx.args[0]
     record, helper = create_container(ctx, container_id)
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         current = ctx.store.get(container_id)
         if current is None:
             raise not_found(container_id)
@@ -362,7 +421,7 @@ def cmd_run(ctx: Context) -> None:
         return
     code = helper.wait()
     # runhcs run: wait for the helper, remove the container, exit with the process's code.
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         current = ctx.store.get(container_id)
         if current is not None:
             _remove(ctx, current)
@@ -373,6 +432,8 @@ def cmd_run(ctx: Context) -> None:
 def _exec_process(ctx: Context, record: Record) -> Tuple[Dict[str, Any], str]:
     """The process to exec (and the file name errors are reported against): from -p, or the container's process
     with the command line's args and --cwd/--env/--tty/--user (runhcs getProcessSpec)."""
+    from pyhcs import oci
+
     path = ctx.cmd["process"]
     if path:
         try:
@@ -409,16 +470,20 @@ def _exec_process(ctx: Context, record: Record) -> Tuple[Dict[str, Any], str]:
 
 
 def cmd_exec(ctx: Context) -> None:
+    from pyhcs import oci
+
+    from .shim import ShimJob
+
     container_id = ctx.args[0]
     pid_file = abs_path_or_pipe(ctx.cmd["pid-file"])
     shim_log = abs_path_or_pipe(ctx.cmd["shim-log"])
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         record = ctx.store.load(container_id)
         with inspect(ctx, record) as info:
             if info.status != "running":
                 raise container_is_stopped()
         spec, source = _exec_process(ctx, record)
-        streams = std_streams()
+        streams = std_streams(attached=not ctx.cmd["detach"])
         try:  # every problem before a helper starts
             oci.process_parameters(spec, path=() if ctx.cmd["process"] else ("process",), source=source,
                                    stdin=streams[0], stdout=streams[1], stderr=streams[2])
@@ -456,44 +521,62 @@ def _terminate_system(system: pyhcs.ComputeSystem) -> None:
 def cmd_kill(ctx: Context) -> None:
     container_id = ctx.args[0]
     signal = ctx.args[1] if len(ctx.args) > 1 else ""
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
-        with not_stopped(ctx, container_id) as info:
-            system = info.system
-            assert system is not None
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
+        terminated = _kill(ctx, container_id, signal)
+    if terminated:
+        # Choice: a kill that terminates returns once the container is stopped (runhcs returns at once, while its
+        # shim is still shutting the system down), so `kill <id> KILL && delete <id>` works as a script expects.
+        # The wait is outside the lock: the helper takes it to record the exit.
+        system = hcs.open_system(container_id)
+        if system is not None:
+            with system:
+                try:
+                    system.wait(KILL_WAIT)
+                except pyhcs.HcsError:
+                    pass  # still stopping after KILL_WAIT (or gone): the kill itself is done
+
+
+def _kill(ctx: Context, container_id: str, signal: str) -> bool:
+    """kill, the container's lock held; whether it terminated the init process (or the created system)."""
+    with not_stopped(ctx, container_id) as info:
+        system = info.system
+        assert system is not None
+        try:
+            hcs_signal = windows_signal(signal)
+        except InvalidSignal as exc:
+            if info.status not in ("running", "created"):
+                raise container_is_stopped() from None
+            raise CliError(str(exc)) from None
+        if info.status == "created":
+            # Choice (OCI): runtime.md kill / runtime-tools "kill" expect a created container to stop. runhcs
+            # refuses ("container is stopped": there is no process yet); pyhcs terminates the compute system.
+            _terminate_system(system)
+            return False
+        if info.status != "running":
+            raise container_is_stopped()
+        pid = int(info.record.get("initPid") or 0)
+        try:
+            process = system.open_process(pid)
+        except (pyhcs.HcsNotFoundError, pyhcs.HcsAlreadyStoppedError):
+            raise container_is_stopped() from None
+        except pyhcs.HcsError as exc:
+            raise hcs.system_error("hcs::System::OpenProcess", container_id, exc) from None
+        with process:
+            spec_process = (info.record.get("spec") or {}).get("process") or {}
+            # runhcs: KILL terminates; so does any signal to a process with a terminal (its console would
+            # swallow the control event).
+            terminate = hcs_signal is TERMINATE or bool(spec_process.get("terminal"))
             try:
-                hcs_signal = windows_signal(signal)
-            except InvalidSignal as exc:
-                if info.status not in ("running", "created"):
-                    raise container_is_stopped() from None
-                raise CliError(str(exc)) from None
-            if info.status == "created":
-                # Choice (OCI): runtime.md kill / runtime-tools "kill" expect a created container to stop. runhcs
-                # refuses ("container is stopped": there is no process yet); pyhcs terminates the compute system.
-                _terminate_system(system)
-                return
-            if info.status != "running":
-                raise container_is_stopped()
-            pid = int(info.record.get("initPid") or 0)
-            try:
-                process = system.open_process(pid)
+                if terminate or hcs_signal is None:
+                    process.terminate()
+                else:
+                    process.signal(hcs_signal)
             except (pyhcs.HcsNotFoundError, pyhcs.HcsAlreadyStoppedError):
                 raise container_is_stopped() from None
             except pyhcs.HcsError as exc:
-                raise hcs.system_error("hcs::System::OpenProcess", container_id, exc) from None
-            with process:
-                spec_process = (info.record.get("spec") or {}).get("process") or {}
-                try:
-                    # runhcs: KILL terminates; so does any signal to a process with a terminal (its console
-                    # would swallow the control event).
-                    if hcs_signal is TERMINATE or spec_process.get("terminal"):
-                        process.terminate()
-                    else:
-                        process.signal(hcs_signal)
-                except (pyhcs.HcsNotFoundError, pyhcs.HcsAlreadyStoppedError):
-                    raise container_is_stopped() from None
-                except pyhcs.HcsError as exc:
-                    op = "hcs::Process::Kill" if hcs_signal is TERMINATE else "hcs::Process::Signal"
-                    raise hcs.process_error(op, container_id, pid, exc) from None
+                op = "hcs::Process::Kill" if terminate else "hcs::Process::Signal"
+                raise hcs.process_error(op, container_id, pid, exc) from None
+        return terminate
 
 
 def _remove(ctx: Context, record: Record) -> None:
@@ -508,7 +591,7 @@ def _remove(ctx: Context, record: Record) -> None:
 def cmd_delete(ctx: Context) -> None:
     container_id = ctx.args[0]
     force = bool(ctx.cmd["force"])
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         # runhcs: an unknown id fails even with --force.
         record = ctx.store.load(container_id)
         with inspect(ctx, record) as info:
@@ -525,7 +608,19 @@ def cmd_state(ctx: Context) -> None:
     record = ctx.store.load(ctx.args[0])
     with inspect(ctx, record) as info:
         document = state_document(info)
-    ctx.write(output.go_json(document, indent="  "))  # MarshalIndent, no newline
+    text = output.go_json(document, indent="  ")  # runhcs: MarshalIndent, no newline
+    if _is_terminal(ctx.stdout):
+        # Choice: on a terminal, end the line so the prompt (or the next command's output) starts on its own line;
+        # piped or redirected -- go-runhcs, scripts -- the bytes are runhcs's.
+        text += "\n"
+    ctx.write(text)
+
+
+def _is_terminal(stream: IO[bytes]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def cmd_list(ctx: Context) -> None:
@@ -564,7 +659,7 @@ def cmd_ps(ctx: Context) -> None:
 
 def _pause_resume(ctx: Context, operation: str) -> None:
     container_id = ctx.args[0]
-    with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
+    with ctx.store.locked(container_id, ctx.runtime.lock_timeout, existing=True):
         with not_stopped(ctx, container_id) as info:
             system = info.system
             assert system is not None
@@ -623,6 +718,8 @@ def cmd_prepare_disk(ctx: Context) -> None:
 
 
 def cmd_shim(ctx: Context) -> None:
+    from .shim import process_main
+
     flags = ctx.cmd
     code = process_main(int(flags["handshake-in"]), int(flags["handshake-out"]),
                         (bool(flags["stdin"]), bool(flags["stdout"]), bool(flags["stderr"])))

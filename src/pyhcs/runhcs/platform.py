@@ -24,6 +24,7 @@ __all__ = [
     "process_alive",
     "FileLock",
     "spawn_detached",
+    "helper_interpreter",
     "go_chdir_error",
     "inheritable_handle",
     "open_inherited",
@@ -311,9 +312,26 @@ def spawn_detached(argv: Sequence[str], pass_fds: Sequence[int], env: Optional[D
         handles = [inheritable_handle(fd) for fd in pass_fds]
         startupinfo = subprocess.STARTUPINFO()  # type: ignore[attr-defined]
         startupinfo.lpAttributeList = {"handle_list": handles}
-        return subprocess.Popen(list(argv), close_fds=True, startupinfo=startupinfo, env=env,
+        # With a handle list, only the handles in it are inherited: the standard handles are given explicitly
+        # (subprocess adds them to the list and sets STARTF_USESTDHANDLES); a missing one becomes NUL.
+        std: List[Any] = [fd if fd_is_open(fd) else subprocess.DEVNULL for fd in (0, 1, 2)]
+        return subprocess.Popen(list(argv), stdin=std[0], stdout=std[1], stderr=std[2], close_fds=True,
+                                startupinfo=startupinfo, env=env,
                                 creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)  # type: ignore[attr-defined]
     return subprocess.Popen(list(argv), close_fds=True, pass_fds=tuple(pass_fds), start_new_session=True, env=env)
+
+
+def helper_interpreter() -> Tuple[str, Dict[str, str]]:
+    """The Python to start helpers with, and what to add to their environment.
+
+    In a Windows virtual environment ``sys.executable`` is a redirector that starts the base interpreter as its
+    child and waits for it: the pid create records (and the pid file holds) would be the redirector's, and killing
+    it would leave the real helper running. Like multiprocessing (bpo-35797), start the base interpreter directly
+    and tell it which environment it belongs to through ``__PYVENV_LAUNCHER__``."""
+    base = str(getattr(sys, "_base_executable", "") or sys.executable)
+    if IS_WINDOWS and os.path.normcase(base) != os.path.normcase(sys.executable) and os.path.isfile(base):
+        return base, {"__PYVENV_LAUNCHER__": sys.executable}
+    return sys.executable, {}
 
 
 # -- Go's words for failures -------------------------------------------------------------------------------------------

@@ -33,14 +33,14 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 import pyhcs
 from pyhcs import oci
 
 from . import hcs
 from .channel import Channel, listen, new_endpoint, request
-from .state import Store
+from .state import Record, Store
 
 __all__ = ["ShimJob", "Stdio", "run_shim", "SHUTDOWN_TIMEOUT", "start_request"]
 
@@ -52,6 +52,8 @@ SHUTDOWN_TIMEOUT = 300.0
 DRAIN_TIMEOUT = 10.0
 #: How long the helper waits for the container's lock to record the exit.
 RECORD_TIMEOUT = 30.0
+#: How often a helper waiting for ``start`` checks that its container's record is still there.
+RECORD_POLL = 2.0
 
 
 @dataclass
@@ -152,6 +154,21 @@ class _Helper:
     def handshake_done(self) -> None:
         self.handshake.close()
 
+    def record_in_background(self, change: Callable[[Record], None]) -> threading.Thread:
+        """Apply *change* to the container's record once its lock is free, without holding up the relays.
+
+        The command that asked for the process (start, run, exec) records its HCS pid too, but it may be killed
+        between our answer and its write; kill and resize-tty need the pid, so the helper -- which outlives that
+        command -- records it as well (runhcs's shim writes it to the registry itself). The command holds the lock
+        while it waits for our answer, so this waits for the command to be done."""
+        def record() -> None:
+            if not Store(self.job.root).amend(self.job.container_id, change, lock_timeout=RECORD_TIMEOUT):
+                log.info("the container's record is gone or busy; process %s not recorded", self.job.container_id)
+
+        thread = threading.Thread(target=record, name="record-pid", daemon=True)
+        thread.start()
+        return thread
+
     def relay_and_wait(self, process: pyhcs.Process) -> int:
         """Copy stdio between the process and our files until it exits; its exit code."""
         threads = []
@@ -201,7 +218,15 @@ class _ExecHelper(_Helper):
                     # exec died before hearing from us: the process runs on, as a detached exec would.
                     log.warning("exec went away before the handshake completed")
                 self.handshake_done()
-                return self.relay_and_wait(process)
+                helper_pid, hcs_pid = str(os.getpid()), process.pid
+
+                def add_exec(record: Record) -> None:
+                    record["execs"] = dict(record.get("execs") or {}, **{helper_pid: hcs_pid})
+
+                recorder = self.record_in_background(add_exec)
+                code = self.relay_and_wait(process)
+                recorder.join(RECORD_TIMEOUT)
+                return code
         finally:
             self.system.close()
 
@@ -262,9 +287,12 @@ class _InitHelper(_Helper):
         if process is None:
             self._record_exit(None)
             return 1
+        init_pid = process.pid
+        recorder = self.record_in_background(lambda record: record.update(initPid=init_pid))
         with process:
             code = self.relay_and_wait(process)
         self._shutdown()
+        recorder.join(RECORD_TIMEOUT)
         self._record_exit(code)
         return code
 
@@ -282,8 +310,32 @@ class _InitHelper(_Helper):
                 pass  # closed or disconnected: the helper is ending anyway
             request(endpoint, authkey, {"op": "exited"})
 
+        done = threading.Event()
+
+        def watch_record() -> None:
+            # A container deleted behind HCS's back (its record removed by hand, or a delete that could not see
+            # the system: a CLI that is not a client of the same HCS) must not leave us waiting for a start that
+            # can never come.
+            store = Store(self.job.root)
+            while not done.wait(RECORD_POLL):
+                try:
+                    record = store.get(self.job.container_id)
+                except Exception:  # noqa: BLE001 - unreadable for now (a damaged record): ask again later
+                    continue
+                if record is None or (record.get("shim") or {}).get("endpoint") not in (None, endpoint):
+                    log.warning("the container's record is gone: removing the compute system")
+                    request(endpoint, authkey, {"op": "exited"})
+                    return
+
         watcher = threading.Thread(target=watch_exit, name="system-exit", daemon=True)
         watcher.start()
+        threading.Thread(target=watch_record, name="record-watch", daemon=True).start()
+        try:
+            return self._serve_control(listener)
+        finally:
+            done.set()
+
+    def _serve_control(self, listener: Any) -> Optional[pyhcs.Process]:
         while True:
             try:
                 conn = listener.accept()

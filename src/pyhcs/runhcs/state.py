@@ -22,7 +22,7 @@ import os
 import time
 import uuid
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .errors import CliError, already_exists, not_found
 from .platform import IS_WINDOWS, FileLock, read_file, replace_file
@@ -99,8 +99,13 @@ class Store:
 
     # -- locking ----------------------------------------------------------------------------------------------------
     @contextmanager
-    def locked(self, container_id: str, timeout: Optional[float] = None) -> Iterator[None]:
-        """Hold *container_id*'s lock for the block: commands on one container run one after another."""
+    def locked(self, container_id: str, timeout: Optional[float] = None, *, existing: bool = False
+               ) -> Iterator[None]:
+        """Hold *container_id*'s lock for the block: commands on one container run one after another. With
+        *existing* (commands on a container that must exist), a root that does not exist is runhcs's ``ID '<id>' was
+        not found`` and is not created."""
+        if existing and not os.path.isdir(self.root):
+            raise not_found(container_id)
         self._ensure_root()
         lock = FileLock(self._lock_path(container_id))
         if not lock.acquire(timeout):
@@ -159,12 +164,18 @@ class Store:
     def update(self, container_id: str, lock_timeout: Optional[float] = None, **fields: Any) -> bool:
         """Under the lock: set *fields* on the record; False when the record is gone (deleted meanwhile) or the lock
         could not be had within *lock_timeout*."""
+        return self.amend(container_id, lambda record: record.update(fields), lock_timeout)
+
+    def amend(self, container_id: str, change: Callable[[Record], None], lock_timeout: Optional[float] = None
+              ) -> bool:
+        """Under the lock: apply *change* to the record and save it; False when the record is gone (deleted
+        meanwhile) or the lock could not be had within *lock_timeout*."""
         try:
-            with self.locked(container_id, lock_timeout):
+            with self.locked(container_id, lock_timeout, existing=True):
                 record = self.get(container_id)
                 if record is None:
                     return False
-                record.update(fields)
+                change(record)
                 self.save(record)
                 return True
         except CliError:

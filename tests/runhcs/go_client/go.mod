@@ -1,0 +1,3 @@
+module pyhcs.test/goclient
+
+go 1.19
