@@ -2,7 +2,8 @@
 
     python tools/gen_api_docs.py
 
-What is public: every name in ``pyhcs.__all__``, and ``pyhcs.service`` / ``pyhcs.storage``. For a class: its
+What is public: every name in ``pyhcs.__all__``, ``pyhcs.service`` / ``pyhcs.storage``, and the ``__all__`` of the
+library modules ``pyhcs.oci``, ``pyhcs.compat``, ``pyhcs.pod`` and ``pyhcs.testing``. For a class: its
 methods, properties and attributes whose names do not start with ``_`` (plus the context-manager and async-iterator
 protocols it implements), inherited ones included. Attributes are described by ``#:`` comments in the source (the
 Sphinx convention), before ``self.name = ...`` or a class-level annotation; tuple fields likewise. Nothing private
@@ -11,7 +12,9 @@ is listed, and ``public_members`` is what the tests use to require a description
 
 from __future__ import annotations
 
+import ast
 import enum
+import importlib
 import inspect
 import re
 import sys
@@ -47,7 +50,7 @@ _SKIP = {"count", "index"}
 
 
 def _doc(obj: Any) -> str:
-    return inspect.cleandoc(obj.__doc__ or "").strip()
+    return (inspect.getdoc(obj) or "").strip()  # inherited when an override has none of its own
 
 
 def _summary(obj: Any, name: str = "") -> str:
@@ -84,7 +87,8 @@ def _sig(obj: Any) -> str:
             text += ": " + _ann(p.annotation)
         if p.default is not p.empty:
             default = p.default
-            text += " = " + (default.name if isinstance(default, enum.Enum) else repr(default))
+            text += " = " + (default.name if isinstance(default, enum.Enum) else
+                             default.__name__ if inspect.isroutine(default) else repr(default))
         parts.append(text)
     ret = "" if sig.return_annotation is sig.empty else " -> " + _ann(sig.return_annotation)
     return "(" + ", ".join(parts) + ")" + ret
@@ -171,6 +175,88 @@ def public_classes() -> List[str]:
     return list(CLASS_ORDER) + sorted(rest)
 
 
+#: The library modules built on the object layer, in the order the reference shows them.
+LIBRARY_MODULES = ("pyhcs.oci", "pyhcs.compat", "pyhcs.pod", "pyhcs.testing")
+
+
+def module_constant_docs(module: Any) -> Dict[str, str]:
+    """Descriptions of module-level names in *module* and its submodules: name -> description, from a ``#:``
+    comment before the assignment or a string right after it (an attribute docstring, PEP 257)."""
+    found: Dict[str, str] = {}
+    for part in [module] + [sys.modules[m] for m in sorted(sys.modules) if m.startswith(module.__name__ + ".")]:
+        try:
+            source = inspect.getsource(part)
+        except (OSError, TypeError):
+            continue
+        lines = source.splitlines()
+        body = ast.parse(source).body
+        for index, node in enumerate(body):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AnnAssign) else []
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            if not names:
+                continue
+            comment: List[str] = []
+            row = node.lineno - 2
+            while row >= 0 and lines[row].startswith("#:"):
+                comment.insert(0, lines[row][2:].strip())
+                row -= 1
+            after = body[index + 1] if index + 1 < len(body) else None
+            if (not comment and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                comment = [inspect.cleandoc(after.value.value).split("\n\n")[0].replace("\n", " ")]
+            if comment:
+                for name in names:
+                    found.setdefault(name, " ".join(comment))
+    return found
+
+
+def library_entries(module_name: str) -> List[Tuple[str, str, List[str]]]:
+    """(name, kind, lines) for every name of the library module's ``__all__``; kind is class, error, function,
+    alias or constant. An empty description shows as a line ending in ``:``, which the tests refuse."""
+    module = importlib.import_module(module_name)
+    constants = module_constant_docs(module)
+    out: List[Tuple[str, str, List[str]]] = []
+    for name in module.__all__:
+        value = getattr(module, name)
+        qualified = f"{module_name}.{name}"
+        if inspect.isclass(value) and issubclass(value, BaseException):
+            bases = ", ".join(b.__name__ for b in value.__bases__)
+            out.append((name, "error", [f"- `{qualified}({bases})`: {_summary(value)}"]))
+        elif inspect.isclass(value) and issubclass(value, enum.Enum):
+            members = ", ".join(value.__members__)
+            out.append((name, "class", [f"- `{qualified}` (enum: {members}): {_summary(value)}"]))
+        elif inspect.isclass(value) and value.__module__.startswith("pyhcs"):
+            lines = describe_class(qualified, value)
+            lines[0] = "#" + lines[0]
+            out.append((name, "class", lines))
+        elif inspect.isfunction(value):
+            out.append((name, "function", describe_function(qualified, value)))
+        elif name in constants and not (isinstance(value, (str, int, float, tuple, frozenset, type(None)))
+                                        or type(value).__module__.startswith("pyhcs")):
+            out.append((name, "alias", [f"- `{qualified}` (type alias): {constants[name]}"]))
+        else:
+            shown = repr(value)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            out.append((name, "constant", [f"- `{qualified}` = `{shown}`: {constants.get(name, '')}"]))
+    return out
+
+
+def render_library(module_name: str) -> List[str]:
+    module = importlib.import_module(module_name)
+    lines = ["", f"## `{module_name}`", "", _doc(module).split("\n\n")[0].replace("\n", " "), ""]
+    entries = library_entries(module_name)
+    for title, kinds in (("Functions", ("function",)), ("Constants and type aliases", ("constant", "alias")),
+                         ("Errors", ("error",))):
+        chosen = [line for _, kind, body in entries if kind in kinds for line in body]
+        if chosen:
+            lines += [f"**{title}**", ""] + chosen + [""]
+    for _, kind, body in entries:
+        if kind == "class":
+            lines += body if len(body) > 1 else body + [""]
+    return lines
+
+
 def render() -> str:
     lines = [HEADER]
     for name in public_classes():
@@ -184,6 +270,8 @@ def render() -> str:
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if not name.startswith("_") and fn.__module__ == module.__name__:
                 lines += describe_function(f"{title.split('.')[1]}.{name}", fn)
+    for module_name in LIBRARY_MODULES:
+        lines += render_library(module_name)
     lines += ["", "## Errors", "",
               "Every class below is importable from `pyhcs`; `pyhcs.errors.ERROR_CLASSES` maps each HRESULT to its "
               "class.", ""]

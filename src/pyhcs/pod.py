@@ -336,6 +336,7 @@ class Pod(abc.ABC):
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` has run: the pod's compute systems are gone and its handles closed."""
         return self._closed
 
     def _ensure_open(self) -> None:

@@ -89,10 +89,12 @@ class Host:
 
     @property
     def build(self) -> int:
+        """The host's OS build number (17763, 20348, ...)."""
         return self.version.build
 
     @property
     def is_client(self) -> bool:
+        """True for a Windows client (10/11) host, whose containers are limited to Hyper-V isolation."""
         return self.sku is Sku.CLIENT
 
     @property

@@ -52,6 +52,7 @@ class Isolation(str, enum.Enum):
 
 
 IsolationLike = Union[Isolation, str]
+"""An :class:`Isolation` or its OCI / containerd spelling (``"process"``, ``"hyperv"``)."""
 
 
 def as_isolation(value: IsolationLike) -> Isolation:

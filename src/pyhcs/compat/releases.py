@@ -47,6 +47,7 @@ __all__ = [
 RS1 = 14393
 """1607 "Redstone 1": Windows Server 2016 (LTSC) and Windows 10 1607; the first release with Windows containers."""
 LTSC2016 = RS1
+"""Windows Server 2016: build 14393 (:data:`RS1`)."""
 RS2 = 15063
 """1703: Windows 10 only."""
 RS3 = 16299
@@ -56,6 +57,7 @@ RS4 = 17134
 RS5 = 17763
 """1809 "Redstone 5": Windows Server 2019 (LTSC) and Windows 10 1809; schema 2.x and pods start here."""
 LTSC2019 = RS5
+"""Windows Server 2019: build 17763 (:data:`RS5`)."""
 V19H1 = 18362
 """1903: Windows Server, version 1903 (semi-annual channel) and Windows 10 1903."""
 V19H2 = 18363
@@ -71,6 +73,7 @@ V21H2_WIN10 = 19044
 V21H2_SERVER = 20348
 """21H2: Windows Server 2022 (LTSC); the first stable-ABI release (process isolation across builds starts here)."""
 LTSC2022 = V21H2_SERVER
+"""Windows Server 2022: build 20348 (:data:`V21H2_SERVER`)."""
 V21H2_WIN11 = 22000
 """21H2: Windows 11 (original release)."""
 V22H2_WIN10 = 19045
@@ -84,6 +87,7 @@ V23H2_SERVER = 25398
 V24H2 = 26100
 """24H2: Windows Server 2025 (LTSC) and Windows 11 24H2."""
 LTSC2025 = V24H2
+"""Windows Server 2025: build 26100 (:data:`V24H2`)."""
 V25H2_WIN11 = 26200
 """25H2: Windows 11 (2025 Update)."""
 

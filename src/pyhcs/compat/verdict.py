@@ -63,6 +63,7 @@ RULE_SOURCES: Dict[Rule, str] = {
     Rule.POD_PROCESS: _CONTAINERD_MD + "; " + _HCSSHIM_COMPAT,
     Rule.POD_WORKLOAD_MATCHES_UVM: _CONTAINERD_MD + "; hcsshim internal/uvm/create.go (HostedSystem in the UVM)",
 }
+"""Where each :class:`Rule` comes from: the Microsoft document or hcsshim source that states it."""
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,20 @@ from .errors import BundleError
 __all__ = ["Bundle", "CONFIG_FILE", "load_bundle", "load_json_file"]
 
 CONFIG_FILE = "config.json"
+"""The bundle's configuration file, at its root (runtime-spec bundle.md)."""
 
 
 class Bundle(NamedTuple):
     """A bundle read from disk: its absolute ``path`` and parsed ``config`` (config.json)."""
 
+    #: The bundle directory, absolute.
     path: str
+    #: config.json, parsed (not yet validated: see ``validate_config``).
     config: Dict[str, Any]
 
     @property
     def config_path(self) -> str:
+        """The path of the bundle's config.json."""
         return os.path.join(self.path, CONFIG_FILE)
 
 
