@@ -23,7 +23,6 @@ import pytest
 from pyhcs import compat
 from tests.fakes.rawhcs import (
     CONTAINER,
-    E_INVALIDARG,
     E_NOT_SUPPORTED,
     E_PATH_NOT_FOUND,
     EV_SYSTEM_EXITED,
@@ -45,7 +44,6 @@ from tests.fakes.rawhcs import (
     read_all,
     create_process,
     close_info,
-    running_system,
     system_call,
     terminate,
     u32,

@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import pytest
 
@@ -26,7 +26,6 @@ from pyhcs import compat
 from pyhcs.pod import (
     IMAGE_CONFIG_FILE,
     SCSI_CONTROLLER,
-    VSMB_GUEST_PREFIX,
     HypervPod,
     PodConfigurationError,
     ProcessPod,

@@ -17,7 +17,6 @@ import os
 import re
 import socket
 import struct
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple

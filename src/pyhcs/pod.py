@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Dict, List, Mapping, Optional,
 
 import pyhcs
 from pyhcs import compat
-from pyhcs.compat import Isolation, OSVersion, PodSupport, PodSupportError, PodVerdict, Rule
+from pyhcs.compat import Isolation, OSVersion, PodSupportError, PodVerdict, Rule
 from pyhcs.oci import layer_id
 from pyhcs.service import grant_vm_access
 

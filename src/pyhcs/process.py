@@ -29,7 +29,7 @@ from typing import (
 from . import _stdio, _timeouts, _trace
 from ._ffi import ffi, lib
 from ._handle_owner import HandleOwner
-from ._strings import Document, document_arg, take_document, to_wide
+from ._strings import Document, document_arg, take_document
 from .enums import GENERIC_ALL, EventOptions, EventType
 from .errors import (
     HcsAccessDeniedError,

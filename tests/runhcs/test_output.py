@@ -5,7 +5,6 @@ pads tab-terminated cells in column blocks; RFC3339Nano trims trailing zeros of 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
