@@ -123,8 +123,8 @@ def public_members(cls: type) -> List[Tuple[str, str, str]]:
     """(name, kind, rendered line) for every public member of *cls*, inherited ones included."""
     members: Dict[str, Any] = {}
     for klass in reversed(cls.__mro__[:-1]):
-        if klass in (tuple, object):
-            continue
+        if klass.__module__ == "builtins":
+            continue  # tuple's, dict's ... own methods (documented by Python, and worded per Python version)
         members.update(vars(klass))
     attrs = attribute_docs(cls)
     fields = getattr(cls, "_fields", ())
