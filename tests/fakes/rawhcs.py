@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from pyhcs._ffi import ffi, lib, storage  # noqa: F401 - storage: re-exported for the storage tests
+from pyhcs._ffi import ffi, lib, local_free, storage  # noqa: F401 - re-exported for the tests of the fake
 from pyhcs._strings import take_wide, to_wide
 
 IS_WINDOWS = sys.platform == "win32"
