@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import pytest
 
@@ -88,6 +88,38 @@ def hcs_view(e2e: ProcessCli) -> Dict[str, Dict[str, Any]]:
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
+_WATCH = """
+import json, sys, pyhcs
+systems = [pyhcs.ComputeSystem.open(i) for i in sys.argv[1:]]
+print("ready", flush=True)
+ends = {}
+for system in systems:
+    system.wait(120)
+    status = system.exit_status or {}
+    ends[system.id] = {"at": system.exited_at.timestamp(), "type": status.get("ExitType", "")}
+    system.close()
+print(json.dumps(ends), flush=True)
+"""
+
+
+class ExitWatcher:
+    """A client of its own holding handles to *ids*: how and when each system ended (SystemExitStatus ExitType,
+    the moment of its exit notification)."""
+
+    def __init__(self, e2e: ProcessCli, *ids: str) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen([sys.executable, "-c", _WATCH, *ids], env=e2e.env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline() == "ready\n"
+
+    def ends(self) -> Dict[str, Dict[str, Any]]:
+        out, _ = self.proc.communicate(timeout=120)
+        assert self.proc.returncode == 0
+        return json.loads(out)  # type: ignore[no-any-return]
+
+
 def record(e2e: ProcessCli, container_id: str) -> Dict[str, Any]:
     from pyhcs.runhcs.state import Store
 
@@ -156,13 +188,18 @@ def test_a_hyperv_pod_sandbox_and_two_workloads_share_one_utility_vm(e2e: Proces
     assert sorted(hcs_view(e2e)) == ["pod1", "pod1@vm", "w2"]
     assert e2e.state("w2")["status"] == "running"
 
+    watcher = ExitWatcher(e2e, "w2", "pod1@vm")
     e2e.ok("delete", "--force", "pod1")
+    ends = watcher.ends()
+    # The workload was terminated before its VM went (a workload ended by its VM's end exits UnexpectedExit).
+    assert ends["w2"]["type"] == "ForcedExit" and ends["w2"]["at"] <= ends["pod1@vm"]["at"], ends
     assert hcs_view(e2e) == {}
-    assert e2e.wait_status("w2", "stopped")["pid"] == 0  # ended with its VM; its record waits for delete
+    assert e2e.wait_status("w2", "stopped")["pid"] == 0  # its record waits for delete
     e2e.ok("delete", "w2")
     assert e2e.nothing_left()
 
 
+@linux_leg
 def test_a_process_isolated_pod_shares_a_network_namespace_and_no_vm(e2e: ProcessCli, tmp_path: Path) -> None:
     """A process-isolated sandbox has no VM host: its workloads are containers on the host, one pod by their
     network namespace (hcsshim: Container.Networking.Namespace); a Hyper-V workload cannot join it (F16)."""
@@ -203,6 +240,7 @@ def test_host_places_a_container_in_another_containers_vm(e2e: ProcessCli, tmp_p
 
 
 # ------------------------------------------------------------------------------------------------------------ F16
+@linux_leg
 def test_every_pod_and_host_error_has_runhcss_text_and_exit_code_1(e2e: ProcessCli, tmp_path: Path) -> None:
     """go-runhcs-contract.md F16 (cmd/runhcs/container.go createContainer), checked before anything starts."""
     cri = SPELLINGS["cri"]
@@ -299,6 +337,3 @@ def test_a_create_that_fails_in_the_vm_leaves_nothing(e2e: ProcessCli, tmp_path:
     assert hcs_view(e2e) == {} and e2e.list_json() == []
     assert e2e.nothing_left()
 
-
-def _ids(states: List[Dict[str, Any]]) -> List[str]:
-    return [s["id"] for s in states]
