@@ -27,7 +27,8 @@ NAMESPACE = "5f6a4d4e-3b3e-4c2a-9f7e-0c4b9b5e6a11"
 # The three spellings runhcs reads (cmd/runhcs/container.go parseSandboxAnnotations).
 SPELLINGS: Dict[str, Any] = {
     "cri": lambda kind, sandbox: {"io.kubernetes.cri.container-type": kind, "io.kubernetes.cri.sandbox-id": sandbox},
-    "cri-o": lambda kind, sandbox: {"io.kubernetes.cri-o.ContainerType": kind, "io.kubernetes.cri-o.SandboxID": sandbox},
+    "cri-o": lambda kind, sandbox: {"io.kubernetes.cri-o.ContainerType": kind,
+                                    "io.kubernetes.cri-o.SandboxID": sandbox},
     "dockershim": lambda kind, sandbox: {"io.kubernetes.docker.type": "podsandbox" if kind == "sandbox" else kind,
                                          "io.kubernetes.sandbox.id": sandbox},
 }
@@ -147,6 +148,13 @@ def test_a_hyperv_bundle_lives_its_whole_lifecycle_in_a_utility_vm_of_its_own(e2
     assert state["bundle"] == b and state["rootfs"] == ""  # Hyper-V: the scratch disk, not root.path
     assert json.loads(e2e.ok("ps", "--format=json", "hv1").out)  # processes run in the hosted container
     assert [s["id"] for s in e2e.list_json()] == ["hv1"]  # the VM is not a container
+    command = ["cmd", "/c", "echo exec in the vm& exit 3"] if IS_WINDOWS else \
+        ["sh", "-c", "echo exec in the vm; exit 3"]
+    done = e2e("exec", "hv1", *command)
+    assert (done.code, done.out.replace(b"\r\n", b"\n"), done.err) == (3, b"exec in the vm\n", b"")
+    e2e.ok("pause", "hv1")
+    assert e2e.state("hv1")["status"] == "paused"
+    e2e.ok("resume", "hv1")
     # The guest of an RS5+ VM takes signals (GuestConnection SignalProcessSupported): names are checked.
     assert e2e.fails("kill", "hv1", "SIGKILL") == "invalid signal value"
     e2e.ok("kill", "hv1", "KILL")
