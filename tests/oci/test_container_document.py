@@ -380,12 +380,14 @@ def test_a_missing_mount_source_is_found_when_paths_are_checked(tmp_path: Any) -
 
 
 # -- isolation the bundle asks for ------------------------------------------------------------------------------
-def test_hyperv_isolation_is_not_supported_yet() -> None:
+def test_a_hyperv_bundle_is_sent_to_hosted_container() -> None:
+    """container_document builds process-isolated containers; a windows.hyperv one runs in a utility VM, whose
+    document hosted_container builds."""
     config = windows_config()
     config["windows"]["hyperv"] = {"utilityVMPath": ""}
     err = problem(config)
     assert isinstance(err, UnsupportedError) and err.path == "windows.hyperv"
-    assert "Hyper-V isolation is not supported yet" in str(err)
+    assert "pyhcs.oci.hosted_container" in str(err)
     assert oci.isolation(config) == "hyperv"
 
 

@@ -29,8 +29,20 @@ def test_cli_doc_example_runs(index: int, capsys: Any) -> None:
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture
+def short_tmp() -> Any:
+    """A private $TMPDIR short enough for the service's socket path: the service falls back to /tmp for a longer
+    one (a socket path has at most 107 bytes), where a session of another test run could already listen."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="doc-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell session (the README says so)")
-def test_readme_runhcs_session_runs_as_pasted(tmp_path: Path) -> None:
+def test_readme_runhcs_session_runs_as_pasted(short_tmp: Path) -> None:
     """README "The runhcs command line": start the fake service, write a bundle, run, state, list, exec, kill,
     delete, stop -- pasted into bash from the repository root (no ``set -e``: a pasted session goes on after the
     exec's exit code 3). Run with a private $TMPDIR, so the service's default endpoint is its own."""
@@ -45,7 +57,7 @@ def test_readme_runhcs_session_runs_as_pasted(tmp_path: Path) -> None:
     if not (ROOT / ".venv" / "bin" / "runhcs").exists():
         pytest.skip("the README's session uses the quick start's .venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYHCS_")}
-    env["TMPDIR"] = str(tmp_path)
+    env["TMPDIR"] = str(short_tmp)
     proc = subprocess.run(["bash", "-uc", block + "\necho \"last exit: $?\"\n"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     out = proc.stdout
@@ -57,4 +69,30 @@ def test_readme_runhcs_session_runs_as_pasted(tmp_path: Path) -> None:
     assert table[1].split()[:3] == ["demo1", str(state["pid"]), "running"]
     assert "from exec\nexec exit code: 3\n" in out
     assert out.rstrip().endswith("stopped\nlast exit: 0"), out
-    assert not any(p.name.startswith("fakehcs-service") and p.suffix == ".sock" for p in tmp_path.iterdir())
+    assert not any(p.name.startswith("fakehcs-service") and p.suffix == ".sock" for p in short_tmp.iterdir())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell session (the docs say so)")
+def test_cli_doc_hyperv_pod_session_runs_as_pasted(short_tmp: Path) -> None:
+    """docs/cli.md "Hyper-V isolation, pods and --host": a sandbox and a workload in one utility VM, listed,
+    enumerated, torn down -- pasted into bash from the repository root, with a private $TMPDIR (its own service)."""
+    from tests.runhcs.conftest import in_service_mode
+
+    if in_service_mode():
+        pytest.skip("service-mode run: the session starts its own service and ran in this leg's in-process run")
+    section = CLI_DOC.read_text(encoding="utf-8").split("## Hyper-V isolation, pods and --host", 1)[1]
+    (block,) = re.findall(r"```sh\n(.*?)```", section.split("\n## ", 1)[0], flags=re.S)
+    if not (ROOT / ".venv" / "bin" / "runhcs").exists():
+        pytest.skip("the session uses the quick start's .venv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYHCS_")}
+    env["TMPDIR"] = str(short_tmp)
+    proc = subprocess.run(["bash", "-uc", block + "\necho \"last exit: $?\"\n"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    out = proc.stdout
+    assert proc.returncode == 0 and proc.stderr == "", out + proc.stderr
+    assert "hello from the pod\n" in out
+    table = out[out.index("ID          PID"):].splitlines()
+    assert [row.split()[:3][::2] for row in table[1:3]] == [["pod1", "running"], ["web1", "running"]]
+    assert sorted(line for line in out.splitlines() if "@vm" in line) == [
+        "pod1 Container pod1@vm", "pod1@vm VirtualMachine -", "web1 Container pod1@vm"]
+    assert '  "status": "stopped",\n' in out and out.rstrip().endswith("stopped\nlast exit: 0"), out

@@ -101,7 +101,7 @@ def test_bundle_errors_reach_the_user_precisely(cli: Cli, tmp_path: Any) -> None
     config = json.load(open(os.path.join(hyperv, "config.json")))
     config["windows"]["hyperv"] = {}
     json.dump(config, open(os.path.join(hyperv, "config.json"), "w"))
-    assert "windows.hyperv: Hyper-V isolation is not supported yet" in cli.fails("create", "-b", hyperv, "c1")
+    assert "windows.layerFolders[2]: holds no sandbox.vhdx" in cli.fails("create", "-b", hyperv, "c1")
     bad = bundle_at(tmp_path, "bad", root={"path": "C:\\not-a-volume"})
     text = cli.fails("create", "-b", bad, "c1")
     assert text.startswith("config.json: root.path: must be a volume GUID path")

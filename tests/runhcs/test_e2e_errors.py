@@ -203,19 +203,24 @@ def test_pod_annotations(e2e: ProcessCli, tmp_path: Path) -> None:
 
 @linux_leg
 def test_unsupported_isolation_is_a_clear_error(e2e: ProcessCli, tmp_path: Path) -> None:
-    """Hyper-V isolation, Linux containers, --host and LCOW disk commands: "not supported yet", saying what is."""
+    """Linux containers and LCOW disk commands: "not supported yet", saying what is. A Hyper-V bundle that has
+    no utility VM image says what is missing (Hyper-V containers: tests/runhcs/test_e2e_hyperv.py)."""
     hyperv = bundle(tmp_path, "hv")
     with open(os.path.join(hyperv, "config.json")) as fh:
         config = json.load(fh)
     config["windows"]["hyperv"] = {}
     write_json(os.path.join(hyperv, "config.json"), config)
     assert e2e.fails("create", "-b", hyperv, "c1").startswith(
-        "config.json: windows.hyperv: Hyper-V isolation is not supported yet; remove windows.hyperv")
+        "config.json: windows.layerFolders[2]: holds no sandbox.vhdx")
+    open(os.path.join(hyperv, "scratch", "sandbox.vhdx"), "wb").close()
+    assert e2e.fails("create", "-b", hyperv, "c1") == (
+        "config.json: windows.layerFolders: no image layer holds a UtilityVM folder: a Hyper-V isolated container "
+        "boots a utility VM from its base image's UtilityVM\\Files")
     linux = bundle(tmp_path, "lx")
     edit_config(linux, linux={})
     assert e2e.fails("create", "-b", linux, "c1").startswith(
         "config.json: linux: Linux containers (LCOW, a utility VM running a Linux guest) are not supported yet")
-    assert "not supported yet" in e2e.fails("create", "--host", "vm1", "-b", bundle(tmp_path, "h"), "c1")
+    assert e2e.fails("create", "--host", "vm1", "-b", bundle(tmp_path, "h"), "c1") == "ID 'vm1' was not found"
     assert e2e.fails("create-scratch") == "'destpath' is required"
     assert "not supported yet" in e2e.fails("create-scratch", "--destpath", "s.vhdx", "--sizeGB", "1")
     assert e2e.list_json() == []

@@ -1,4 +1,5 @@
-"""pyhcs.oci: OCI runtime bundles -> HCS documents, for process-isolated Windows Server containers.
+"""pyhcs.oci: OCI runtime bundles -> HCS documents, for Windows Server containers: process-isolated
+(:func:`container_document`) or hosted in a utility VM (:func:`hosted_container`, for :mod:`pyhcs.pod`).
 
 Pure functions: nothing here calls HCS, so validators, linters and containerd-side tools can use it anywhere.
 
@@ -10,8 +11,9 @@ Pure functions: nothing here calls HCS, so validators, linters and containerd-si
         process = pyhcs.Process.create(system, document=params)
 
 Every problem in a configuration is reported before anything runs, as a :class:`SpecError` subclass carrying the
-JSON path, the value found and the rule broken (``err.errors`` lists all of them). Hyper-V isolation and Linux
-containers raise :class:`UnsupportedError` (not supported yet).
+JSON path, the value found and the rule broken (``err.errors`` lists all of them). Linux containers raise
+:class:`UnsupportedError` (not supported yet); so does a ``windows.hyperv`` bundle given to
+:func:`container_document` (use :func:`hosted_container`).
 """
 
 from .argv import join_command_line, quote_argument, quote_program, split_command_line
@@ -28,15 +30,28 @@ from .errors import (
     UnsupportedError,
 )
 from .process import command_line, process_parameters, validate_process
-from .windows import container_document, credential_spec, isolation, layer_id, validate_config
+from .windows import (
+    UTILITY_VM_MEMORY_SIZE_IN_MB,
+    UTILITY_VM_PROCESSOR_COUNT,
+    HostedContainer,
+    container_document,
+    credential_spec,
+    hosted_container,
+    isolation,
+    layer_id,
+    validate_config,
+)
 
 __all__ = [
     "Bundle",
+    "HostedContainer",
     "BundleError",
     "CONFIG_FILE",
     "ConflictError",
     "FieldTypeError",
     "FieldValueError",
+    "UTILITY_VM_MEMORY_SIZE_IN_MB",
+    "UTILITY_VM_PROCESSOR_COUNT",
     "MissingFieldError",
     "OciError",
     "SpecError",
@@ -44,6 +59,7 @@ __all__ = [
     "command_line",
     "container_document",
     "credential_spec",
+    "hosted_container",
     "isolation",
     "join_command_line",
     "layer_id",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._fields import Fields, Path, json_type
@@ -50,7 +51,11 @@ from .errors import (
 
 __all__ = [
     "Isolation",
+    "HostedContainer",
+    "UTILITY_VM_MEMORY_SIZE_IN_MB",
+    "UTILITY_VM_PROCESSOR_COUNT",
     "container_document",
+    "hosted_container",
     "credential_spec",
     "isolation",
     "layer_id",
@@ -166,6 +171,7 @@ def container_document(
     credential_guard: Optional[Mapping[str, Any]] = None,
     check_paths: bool = False,
     source: str = "config.json",
+    hosted: bool = False,
 ) -> Dict[str, Any]:
     """The ComputeSystem document (a dict, see :class:`pyhcs.schema.ComputeSystem`) that runs the container
     *config* describes with process isolation. Raises a :class:`~pyhcs.oci.errors.SpecError` subclass listing
@@ -186,6 +192,9 @@ def container_document(
     check_paths: also check the host: layer folders and mount sources exist, parents' ``layerchain.json`` agree
     with the order given, and mount sources are resolved through symlinks (hcsshim: HCS mis-resolves file paths
     through symlinks).
+    hosted: check *config* for a container hosted in a utility VM instead (see :func:`hosted_container`, which
+    is the way to ask for one): ``windows.hyperv`` is accepted, ``root`` is not used, and ``Storage.Layers``
+    lists the host folders of the image layers, which the utility VM still has to be given.
     """
     f = Fields(source)
     if not isinstance(config, Mapping):
@@ -200,10 +209,15 @@ def container_document(
                "process-isolated Windows containers are", "hcsshim internal/oci IsLCOW")
     windows = f.get(cfg, "windows", (), "object", required=kind != "linux",
                     rule='runtime-spec config-windows.md: the "windows" section is REQUIRED for Windows containers')
-    if kind == "hyperv":
+    if kind == "hyperv" and not hosted:
         f.fail(UnsupportedError, ("windows", "hyperv"),
-               "Hyper-V isolation is not supported yet; remove windows.hyperv to run a process-isolated Windows "
-               "Server container", R_HYPERV, value=cfg["windows"]["hyperv"])
+               "Hyper-V isolation runs the container in a utility VM: build its document with "
+               "pyhcs.oci.hosted_container and create it in a pyhcs.pod.HypervPod (the runhcs CLI does both)",
+               R_HYPERV, value=cfg["windows"]["hyperv"])
+    if hosted and windows is not None:
+        hyperv = f.get(windows, "hyperv", ("windows",), "object", null_ok=True)
+        if hyperv:
+            f.get(hyperv, "utilityVMPath", ("windows", "hyperv"), "string", null_ok=True)
     _check_oci_version(f, cfg)
     annotations = f.string_map(cfg, "annotations", (), rule='runtime-spec config.md "Annotations"')
     if parse_bool(f, annotations, HOST_PROCESS_CONTAINER):
@@ -247,8 +261,8 @@ def container_document(
     if spec_text and credential_guard is not None:
         container["ContainerCredentialGuard"] = dict(credential_guard)
 
-    root_path = _root(f, cfg, kind, bundle)
-    if kind == "process":
+    root_path = _root(f, cfg, "hyperv" if hosted else kind, bundle)
+    if kind == "process" or hosted:
         parents = _layers(f, windows, layers, bundle, check_paths, layer_id)
         if parents is not None:
             storage["Layers"] = parents
@@ -256,6 +270,10 @@ def container_document(
             storage["Path"] = root_path
 
     mapped_dirs, mapped_pipes = _mounts(f, cfg, bundle, check_paths)
+    if hosted and (mapped_dirs or mapped_pipes):
+        f.fail(UnsupportedError, ("mounts",), "mounts into a container hosted in a utility VM (shared into the VM "
+               "over VSMB first, as hcsshim does) are not supported yet", "hcsshim internal/hcsoci setupMounts",
+               value=[m.get("destination") for m in cfg.get("mounts") or [] if isinstance(m, dict)])
     if mapped_dirs:
         container["MappedDirectories"] = mapped_dirs
     if mapped_pipes:
@@ -664,3 +682,100 @@ def _registry_values(f: Fields, annotations: Dict[str, str], container_id: Optio
         {"Key": dict(key), "Name": "DumpCount", "Type": "DWord", "DWordValue": count},
     ]
     return values
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# containers hosted in a utility VM (Hyper-V isolation, pods, runhcs --host)
+
+UTILITY_VM_MEMORY_SIZE_IN_MB = "io.microsoft.virtualmachine.computetopology.memory.sizeinmb"
+UTILITY_VM_PROCESSOR_COUNT = "io.microsoft.virtualmachine.computetopology.processor.count"
+SCRATCH_VHDX = "sandbox.vhdx"  # hcsshim: the scratch disk in the scratch layer folder (containerd's snapshotter)
+_UVM_DEFAULT_MEMORY_MB = 1024  # hcsshim uvm.newDefaultOptions
+
+
+@dataclass(frozen=True)
+class HostedContainer:
+    """What creating a container inside a utility VM takes, read from config.json (see :func:`hosted_container`).
+
+    Hand ``container``, ``layers`` and ``scratch`` to :meth:`pyhcs.pod.HypervPod.add_workload`, which shares the
+    layers into the VM, attaches the scratch and fills ``Storage``. The ``utility_vm_*`` values size the VM when
+    this container's bundle is the one that creates it (runhcs: a ``windows.hyperv`` container or a pod sandbox)."""
+
+    container: Dict[str, Any]
+    """The ``Container`` document of ``HostedSystem``, without ``Storage.Layers`` / ``Storage.Path`` (guest paths
+    the pod fills in)."""
+    layers: List[str]
+    """The image's read-only layer folders on the host, topmost first, base last (``windows.layerFolders``
+    without the scratch folder)."""
+    scratch_folder: str
+    """The scratch layer folder (the last of ``windows.layerFolders``)."""
+    utility_vm_memory_mb: int
+    """The VM's memory: annotation ``io.microsoft.virtualmachine.computetopology.memory.sizeinmb``, else
+    ``windows.resources.memory.limit`` in MiB, else 1024 (hcsshim internal/oci ParseAnnotationsMemory)."""
+    utility_vm_processor_count: Optional[int]
+    """The VM's processors: annotation ``io.microsoft.virtualmachine.computetopology.processor.count``, else
+    ``windows.resources.cpu.count``, else None for hcsshim's default (ParseAnnotationsCPUCount)."""
+
+    @property
+    def scratch(self) -> str:
+        """The container's scratch disk, ``<scratch folder>/sandbox.vhdx``, attached to the VM over SCSI."""
+        return os.path.join(self.scratch_folder, SCRATCH_VHDX)
+
+    @property
+    def utility_vm_scratch(self) -> str:
+        """The utility VM's own scratch disk when this bundle creates the VM: ``<scratch folder>/vm/sandbox.vhdx``
+        (hcsshim internal/layers getVmbFSBootFiles: "vm" keeps it apart from the container's)."""
+        return os.path.join(self.scratch_folder, "vm", SCRATCH_VHDX)
+
+
+def hosted_container(
+    config: Mapping[str, Any],
+    *,
+    owner: str = "pyhcs",
+    container_id: Optional[str] = None,
+    bundle: Optional[str] = None,
+    layers: Optional[Sequence[str]] = None,
+    layer_id: Callable[[str], str] = layer_id,
+    host_processor_count: Optional[int] = None,
+    network_namespace: Optional[str] = None,
+    credential_guard: Optional[Mapping[str, Any]] = None,
+    check_paths: bool = False,
+    source: str = "config.json",
+) -> HostedContainer:
+    """*config* as a container hosted in a utility VM: a ``windows.hyperv`` bundle, a pod workload, or any Windows
+    bundle placed in another container's VM (runhcs ``--host``). The arguments are :func:`container_document`'s.
+
+    hcsshim's mapping (internal/hcsoci createWindowsContainerDocument with a HostingSystem, internal/layers
+    mountHypervIsolatedWCIFSLayers): the same Container document as process isolation, except that the layers
+    are shared into the VM and the scratch is ``sandbox.vhdx`` of the scratch folder, so ``root.path`` is not
+    used. With *check_paths* the scratch disk must exist. Mounts are refused (not supported yet)."""
+    document = container_document(config, owner=owner, container_id=container_id, bundle=bundle, layers=layers,
+                                  layer_id=layer_id, host_processor_count=host_processor_count,
+                                  network_namespace=network_namespace, credential_guard=credential_guard,
+                                  check_paths=check_paths, source=source, hosted=True)
+    container = document["Container"]
+    storage = container.get("Storage") or {}
+    parents = [entry["Path"] for entry in storage.pop("Layers", [])]
+    if not storage:
+        container.pop("Storage", None)
+    cfg = dict(config)
+    windows = cfg.get("windows") if isinstance(cfg.get("windows"), dict) else {}
+    folders = list(layers) if layers is not None else list((windows or {}).get("layerFolders") or [])
+    scratch_folder = _host_join(bundle, folders[-1])
+    f = Fields(source)
+    if check_paths and not os.path.isfile(os.path.join(scratch_folder, SCRATCH_VHDX)):
+        f.fail(FieldValueError, ("windows", "layerFolders", len(folders) - 1),
+               f"holds no {SCRATCH_VHDX}: a container hosted in a utility VM runs on the scratch disk of its scratch "
+               "folder (containerd's snapshotter creates it)", "hcsshim internal/layers", value=folders[-1])
+    annotations = {k: v for k, v in (cfg.get("annotations") or {}).items() if isinstance(v, str)}
+    resources = (windows or {}).get("resources") if isinstance((windows or {}).get("resources"), dict) else {}
+    memory = parse_int(f, annotations, UTILITY_VM_MEMORY_SIZE_IN_MB, 64, False)
+    if not memory:
+        limit = ((resources or {}).get("memory") or {}).get("limit")
+        memory = int(limit) // MIB if isinstance(limit, int) and limit > 0 else None
+    processors = parse_int(f, annotations, UTILITY_VM_PROCESSOR_COUNT, 32, True)
+    if not processors or processors < 0:
+        count = ((resources or {}).get("cpu") or {}).get("count")
+        processors = int(count) if isinstance(count, int) and count > 0 else None
+    f.check()
+    return HostedContainer(container, parents, scratch_folder, memory or _UVM_DEFAULT_MEMORY_MB, processors)

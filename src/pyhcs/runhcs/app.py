@@ -35,8 +35,9 @@ log = logging.getLogger("pyhcs.runhcs")
 
 NAME = "runhcs"
 USAGE = "Open Container Initiative runtime for Windows containers, on the Host Compute Service (pyhcs)"
-DESCRIPTION = """pyhcs's runhcs runs OCI bundles as process-isolated Windows Server containers through HCS,
-with the commands, flags, outputs and exit codes of Microsoft's runhcs. A bundle is a directory holding
+DESCRIPTION = """pyhcs's runhcs runs OCI bundles as Windows Server containers through HCS -- process-isolated, or
+in a utility VM (windows.hyperv, pods, --host) -- with the commands, flags, outputs and exit codes of
+Microsoft's runhcs. A bundle is a directory holding
 config.json. `runhcs help <command>` describes a command; pyhcs's docs/cli.md lists each
 difference from runhcs and from the OCI runtime spec.
 
@@ -59,10 +60,9 @@ _CREATE_FLAGS = [
     Flag(("bundle", "b"), "string", "path to the root of the bundle directory, defaults to the current directory"),
     Flag(("pid-file",), "string", "specify the file to write the process id to"),
     Flag(("shim-log",), "string", "path to the log file or named pipe for the launched shim process"),
-    Flag(("vm-log",), "string", "path to the log file or named pipe for the launched VM shim process "
-         "(accepted; no utility VM is started)"),
-    Flag(("vm-console",), "string", "path to the pipe for the VM's console (accepted; no utility VM is started)"),
-    Flag(("host",), "string", "host container whose VM this container should run in (not supported yet)"),
+    Flag(("vm-log",), "string", "path to the log file or named pipe for the launched VM shim process"),
+    Flag(("vm-console",), "string", "path to the pipe for the VM's console (Linux utility VMs: accepted, unused)"),
+    Flag(("host",), "string", "host container whose VM this container should run in"),
 ]
 _ARG_ID = [non_empty_string]
 
@@ -120,6 +120,9 @@ COMMAND_TABLE: List[Command] = [
                    Flag(("stdin",), "bool", hidden=True), Flag(("stdout",), "bool", hidden=True),
                    Flag(("stderr",), "bool", hidden=True)],
             positionals=_ARG_ID, hidden=True, action=commands.cmd_shim),
+    Command("vmshim", "launch a VM and containers inside it (do not call it outside of runhcs)", _ID_USAGE,
+            flags=[Flag(("handshake-in",), "int", hidden=True), Flag(("handshake-out",), "int", hidden=True)],
+            positionals=_ARG_ID, hidden=True, action=commands.cmd_vmshim),
     Command("start", "executes the user defined process in a created container", _ID_USAGE, positionals=_ARG_ID,
             action=commands.cmd_start),
     Command("state", "output the state of a container", _ID_USAGE, positionals=_ARG_ID,

@@ -65,6 +65,8 @@ class Helper(Protocol):
 
 Launcher = Callable[["Context", str, Tuple[bool, bool, bool], str], Helper]
 """(context, container id, which of stdin/stdout/stderr to relay, --shim-log) -> a started helper."""
+VmLauncher = Callable[["Context", str, str], Helper]
+"""(context, id of the container that owns the VM, --vm-log) -> a started VM helper."""
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Runtime:
 
     launcher: Launcher
     alive: Callable[[int, str], bool] = process_alive
+    vm_launcher: Optional[VmLauncher] = None  # None: ProcessVmLauncher
     lock_timeout: Optional[float] = None
     shutdown_timeout: Optional[float] = None
 
@@ -121,24 +124,22 @@ class _ProcessHelper:
         return int(code) if code >= 0 else 128 - int(code)  # killed by signal N: 128+N, as a shell reports
 
 
-def ProcessLauncher(ctx: Context, container_id: str, streams: Tuple[bool, bool, bool], shim_log: str) -> Helper:
-    """Start ``python -m pyhcs.runhcs shim`` detached (runhcs launchShim: its own executable, ``shim``), with
-    our stdio and the handshake pipes."""
+def _spawn_helper(ctx: Context, command: List[str], log_file: str, null_stdio: bool = False) -> Helper:
+    """Start ``python -m pyhcs.runhcs <command...>`` detached (runhcs launchShim: its own executable) with the
+    handshake pipes, logging to *log_file* when given."""
     to_child_r, to_child_w = pipe()
     to_parent_r, to_parent_w = pipe()
     interpreter, extra_env = helper_interpreter()
     argv = [interpreter, "-m", "pyhcs.runhcs", "--root", ctx.store.root]
-    if shim_log:
-        argv += ["--log", shim_log, "--log-format", str(ctx.globals["log-format"])]
+    if log_file:
+        argv += ["--log", log_file, "--log-format", str(ctx.globals["log-format"])]
         if ctx.globals["debug"]:
             argv.append("--debug")
-    argv += ["shim", "--handshake-in", str(inheritable_handle(to_child_r)),
-             "--handshake-out", str(inheritable_handle(to_parent_w))]
-    argv += [f"--{name}" for name, wanted in zip(("stdin", "stdout", "stderr"), streams) if wanted]
-    argv.append(container_id)
+    argv += [command[0], "--handshake-in", str(inheritable_handle(to_child_r)),
+             "--handshake-out", str(inheritable_handle(to_parent_w))] + command[1:]
     try:
         env = dict(os.environ, **extra_env) if extra_env else None
-        popen = spawn_detached(argv, (to_child_r, to_parent_w), env=env)
+        popen = spawn_detached(argv, (to_child_r, to_parent_w), env=env, null_stdio=null_stdio)
     except OSError as exc:
         for fd in (to_child_r, to_child_w, to_parent_r, to_parent_w):
             os.close(fd)
@@ -147,6 +148,19 @@ def ProcessLauncher(ctx: Context, container_id: str, streams: Tuple[bool, bool, 
     os.close(to_parent_w)
     return _ProcessHelper(popen, Channel(os.fdopen(to_parent_r, "rb", buffering=0),
                                          os.fdopen(to_child_w, "wb", buffering=0)))
+
+
+def ProcessLauncher(ctx: Context, container_id: str, streams: Tuple[bool, bool, bool], shim_log: str) -> Helper:
+    """Start ``python -m pyhcs.runhcs shim`` detached (runhcs launchShim: its own executable, ``shim``), with
+    our stdio and the handshake pipes."""
+    flags = [f"--{name}" for name, wanted in zip(("stdin", "stdout", "stderr"), streams) if wanted]
+    return _spawn_helper(ctx, ["shim"] + flags + [container_id], shim_log)
+
+
+def ProcessVmLauncher(ctx: Context, host_id: str, vm_log: str) -> Helper:
+    """Start ``python -m pyhcs.runhcs vmshim <id>`` detached (runhcs startVMShim, logging to ``--vm-log``): the
+    utility VM's helper. Its stdio is the null device: the VM outlives the container whose stdio create has."""
+    return _spawn_helper(ctx, ["vmshim", host_id], vm_log, null_stdio=True)
 
 
 # -- shared pieces ------------------------------------------------------------------------------------------------
@@ -243,21 +257,6 @@ def _load_bundle(bundle_flag: str) -> oci.Bundle:
         raise CliError(str(exc)) from None
 
 
-def _check_sandbox(ctx: Context, container_id: str, annotations: Dict[str, str]) -> str:
-    """runhcs createContainer's pod checks (cmd/runhcs/container.go): the sandbox id of the pod, or ""."""
-    from pyhcs import oci
-
-    sandbox_id, is_sandbox = oci.sandbox_annotations(annotations)
-    if is_sandbox:
-        if sandbox_id != container_id:
-            raise CliError("sandbox ID must match ID")
-    elif sandbox_id:
-        sandbox = ctx.store.load(sandbox_id)
-        if sandbox.get("sandboxId") != sandbox_id:
-            raise CliError(f"container {sandbox_id} is not a sandbox")
-    return sandbox_id
-
-
 def _shared_namespace(ctx: Context, config: Dict[str, Any]) -> Optional[str]:
     """runhcs: networkSharedContainerName names a container whose network namespace this one joins."""
     network = (config.get("windows") or {}).get("network") if isinstance(config.get("windows"), dict) else None
@@ -270,40 +269,175 @@ def _shared_namespace(ctx: Context, config: Dict[str, Any]) -> Optional[str]:
 
 @dataclass
 class Placement:
-    """Where a new container's compute system goes and the document that creates it.
+    """Where a new container's compute system goes and what creates it.
 
-    Today: a process-isolated Windows Server container on this host (``Container`` document). The variant for a
-    container hosted in a utility VM -- ``windows.hyperv``, ``--host``, pod sandboxes -- plugs in at
-    :func:`_placement`, returning its own document (and, later, the VM it goes into)."""
+    * process isolation on this host: ``document`` (a ``Container`` ComputeSystem document);
+    * hosted in a utility VM (``windows.hyperv``, a pod of a Hyper-V sandbox, ``--host``): ``hosted`` (what
+      pyhcs.oci read for the VM), ``host_id`` the container that owns the VM, ``new_vm`` when this container is
+      that owner (its create starts the VM helper), else ``vm`` the owner's VM helper."""
 
-    document: Dict[str, Any]
+    document: Optional[Dict[str, Any]] = None
+    hosted: Optional[oci.HostedContainer] = None
     sandbox_id: str = ""
     network_namespace: str = ""
+    host_id: str = ""
+    new_vm: bool = False
+    vm: Dict[str, Any] = field(default_factory=dict)
+    image_os: Optional[str] = None
+
+
+def _pod_and_host(ctx: Context, container_id: str, annotations: Dict[str, str], vm_isolated: bool
+                  ) -> Tuple[str, bool, str]:
+    """runhcs createContainer's pod and host rules (cmd/runhcs/container.go), with its error texts: the sandbox id
+    (or ""), whether this container is the sandbox, and the id of the container whose VM it goes into (or "")."""
+    from pyhcs import oci
+
+    sandbox_id, is_sandbox = oci.sandbox_annotations(annotations)
+    host_id = str(ctx.cmd["host"] or "")
+    if is_sandbox:
+        if sandbox_id != container_id:
+            raise CliError("sandbox ID must match ID")
+    elif sandbox_id:
+        sandbox = ctx.store.load(sandbox_id)
+        if sandbox.get("sandboxId") != sandbox_id:
+            raise CliError(f"container {sandbox_id} is not a sandbox")
+        sandbox_host = str(sandbox.get("hostId") or "")
+        if not host_id:
+            host_id = sandbox_host
+        elif not sandbox_host:
+            raise CliError(f"sandbox container {sandbox_id} is not running in a VM host, but host {host_id} was "
+                           "specified")
+        elif host_id != sandbox_host:
+            raise CliError(f"sandbox container {sandbox_id} has a different host {sandbox_host} from the "
+                           f"requested host {host_id}")
+        if vm_isolated and not host_id:
+            raise CliError(f"container {sandbox_id} is not a VM isolated sandbox")
+    return sandbox_id, is_sandbox, host_id
+
+
+def _refusal(exc: BaseException) -> CliError:
+    return CliError(" ".join(str(exc).split()))
 
 
 def _placement(ctx: Context, container_id: str, bundle: oci.Bundle) -> Placement:
-    """The container's Placement, every check made before a helper starts."""
-    from pyhcs import oci
+    """The container's Placement, every check made before a helper starts: the pod and host rules, the bundle,
+    and -- where the host's and the image's versions are known -- pyhcs.compat's isolation rules, so an image HCS
+    would refuse with 0xC0370101 is refused here with the rule and both versions."""
+    from pyhcs import compat, oci, pod
 
-    if ctx.cmd["host"]:
-        raise CliError("--host: containers hosted in a utility VM (Hyper-V isolation) are not supported yet")
+    from .vmshim import known_host
+
     config = bundle.config
     annotations = config.get("annotations") if isinstance(config.get("annotations"), dict) else {}
-    sandbox_id = _check_sandbox(ctx, container_id, annotations or {})
+    vm_isolated = oci.isolation(config) == "hyperv"
+    sandbox_id, is_sandbox, host_id = _pod_and_host(ctx, container_id, annotations or {}, vm_isolated)
+    placement = Placement(sandbox_id=sandbox_id)
+    host = known_host()
+    if host_id:
+        owner = ctx.store.load(host_id)
+        if not owner.get("isHost"):
+            raise CliError(f"host container {host_id} is not a VM host")
+        placement.host_id = host_id
+        placement.vm = dict(owner.get("vm") or {})
+        vm_os = owner.get("imageOs")
+    elif vm_isolated:
+        # runhcs: a Hyper-V container (or a Hyper-V pod sandbox) gets a utility VM of its own, which it owns.
+        if host is not None and host.version.build_tuple < (10, 0, compat.RS5):
+            raise CliError(f"Hyper-V isolated containers need a host of build {compat.RS5} (Windows Server 2019) "
+                           f"or later: host {host.version} (runhcs runs them there as schema 1.0 \"v1\" "
+                           "containers, which pyhcs does not)")
+        placement.host_id, placement.new_vm = container_id, True
+        vm_os = None
     namespace = _shared_namespace(ctx, config)
     try:
-        # Hyper-V isolation and Linux containers are refused here, with the field that asks for them.
-        document = oci.container_document(config, owner=ctx.owner, container_id=container_id, bundle=bundle.path,
-                                          check_paths=True, network_namespace=namespace)
+        if placement.host_id:
+            placement.hosted = oci.hosted_container(config, owner=ctx.owner, container_id=container_id,
+                                                    bundle=bundle.path, check_paths=True,
+                                                    network_namespace=namespace)
+            layers = placement.hosted.layers
+        else:
+            placement.document = oci.container_document(config, owner=ctx.owner, container_id=container_id,
+                                                        bundle=bundle.path, check_paths=True,
+                                                        network_namespace=namespace)
+            layers = [layer["Path"] for layer in placement.document["Container"]["Storage"].get("Layers") or []]
     except oci.SpecError as exc:
         raise CliError(exc.one_line()) from None
-    network = document["Container"].get("Networking") or {}
-    return Placement(document, sandbox_id, str(network.get("Namespace", "")))
+    if placement.new_vm:
+        assert placement.hosted is not None
+        _check_vm_image(placement.hosted)
+    try:
+        image_os = pod.declared_os_version(layers)
+        placement.image_os = str(image_os) if image_os is not None else None
+        if host is not None and image_os is not None:
+            if placement.new_vm:
+                compat.check_isolation(host, image_os, compat.Isolation.HYPERV)
+                if is_sandbox:
+                    compat.check_pod_support(host, image_os, compat.Isolation.HYPERV)
+            elif placement.host_id:
+                if vm_os:  # the workload runs inside the VM's guest: its build must be the VM's
+                    compat.check_pod_workload(host, compat.as_version(str(vm_os)), image_os,
+                                              compat.Isolation.HYPERV)
+            else:
+                compat.check_isolation(host, image_os, compat.Isolation.PROCESS)
+    except compat.CompatError as exc:
+        raise _refusal(exc) from None
+    if placement.document is not None:
+        network = placement.document["Container"].get("Networking") or {}
+    else:
+        assert placement.hosted is not None
+        network = placement.hosted.container.get("Networking") or {}
+    placement.network_namespace = str(network.get("Namespace", ""))
+    return placement
+
+
+def _check_vm_image(hosted: oci.HostedContainer) -> None:
+    """What the utility VM boots from, checked before it is asked for: an image layer with a UtilityVM folder, and
+    the VM's scratch disk or the image's template to make it from (hcsshim internal/layers getVmbFSBootFiles)."""
+    from pyhcs import pod
+
+    try:
+        folder = pod.find_utility_vm_folder(hosted.layers)
+    except pod.PodConfigurationError:
+        raise CliError("config.json: windows.layerFolders: no image layer holds a UtilityVM folder: a Hyper-V "
+                       "isolated container boots a utility VM from its base image's UtilityVM\\Files") from None
+    template = os.path.join(folder, "UtilityVM", "SystemTemplate.vhdx")
+    if not os.path.exists(hosted.utility_vm_scratch) and not os.path.isfile(template):
+        raise CliError(f"the utility VM's scratch disk {hosted.utility_vm_scratch} does not exist and the image has "
+                       f"no {template} to make it from")
+
+
+def _start_vm_helper(ctx: Context, container_id: str, placement: Placement) -> Tuple[Helper, Dict[str, Any]]:
+    """Start the VM helper of a container that gets a utility VM of its own; its record entry."""
+    from .shim import new_authkey
+    from .vmshim import VmJob
+
+    hosted = placement.hosted
+    assert hosted is not None
+    os.makedirs(os.path.dirname(hosted.utility_vm_scratch), exist_ok=True)
+    job = VmJob(host_id=container_id, layers=hosted.layers, scratch=hosted.utility_vm_scratch,
+                memory_mb=hosted.utility_vm_memory_mb, processor_count=hosted.utility_vm_processor_count,
+                owner=ctx.owner, os_version=placement.image_os, authkey=new_authkey())
+    launcher = ctx.runtime.vm_launcher or ProcessVmLauncher
+    helper = launcher(ctx, container_id, abs_path_or_pipe(ctx.cmd["vm-log"]))
+    try:
+        helper.channel.send(job.to_message())
+        reply = helper.channel.recv()
+    except (OSError, ValueError):
+        reply = None
+    if reply is None:
+        helper.channel.close()
+        raise CliError(f"unknown shim failure, exit code {helper.wait(30)}")
+    if not reply.get("ok"):
+        helper.channel.close()
+        helper.wait(30)
+        raise CliError(str(reply.get("error") or "unknown shim failure"))
+    return helper, {"pid": helper.pid, "token": helper.token, "endpoint": reply["endpoint"],
+                    "authkey": job.authkey}
 
 
 def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
-    """create: check the bundle, start the init helper, record the container. Returns the record and the helper
-    (``run`` waits for it)."""
+    """create: check the bundle, start the init helper (and, for a container that gets a utility VM, the VM
+    helper first), record the container. Returns the record and the helper (``run`` waits for it)."""
     from pyhcs import oci
 
     from .shim import ShimJob, new_authkey
@@ -321,36 +455,63 @@ def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
     job = ShimJob(container_id=container_id, root=ctx.store.root, document=placement.document,
                   process=config.get("process"), stdin=streams[0], stdout=streams[1], stderr=streams[2],
                   authkey=new_authkey(), credential_spec=oci.credential_spec(config))
+    if placement.hosted is not None:
+        job.hosted = {"container": placement.hosted.container, "layers": placement.hosted.layers,
+                      "scratch": placement.hosted.scratch, "osVersion": placement.image_os}
     if ctx.runtime.shutdown_timeout is not None:
         job.shutdown_timeout = ctx.runtime.shutdown_timeout
     with ctx.store.locked(container_id, ctx.runtime.lock_timeout):
         if ctx.store.exists(container_id):
             raise CliError(f"container {container_id} already exists")
-        helper = ctx.runtime.launcher(ctx, container_id, streams, shim_log)
-        reply = _handshake(helper, job)
+        vm_helper: Optional[Helper] = None
+        vm: Dict[str, Any] = placement.vm
+        if placement.new_vm:
+            vm_helper, vm = _start_vm_helper(ctx, container_id, placement)
+        elif placement.host_id and not (vm and ctx.runtime.alive(int(vm.get("pid", 0)), str(vm.get("token", "")))):
+            raise CliError(f"VM {placement.host_id} cannot be contacted")  # runhcs noVMError
+        if placement.host_id:
+            job.vm_endpoint, job.vm_authkey = str(vm["endpoint"]), str(vm["authkey"])
+        try:
+            helper = ctx.runtime.launcher(ctx, container_id, streams, shim_log)
+            reply = _handshake(helper, job)
+        except BaseException:
+            if vm_helper is not None:
+                vm_helper.channel.close()  # no commit: the VM helper tears its VM down
+            raise
         record = {
             "id": container_id, "owner": ctx.owner, "bundle": bundle.path, "rootfs": (root or {}).get("path", ""),
             "created": time.time_ns(), "ociVersion": config.get("ociVersion", ""), "annotations": annotations or {},
             "spec": config, "sandboxId": placement.sandbox_id, "netns": placement.network_namespace,
+            "hostId": placement.host_id, "isHost": placement.new_vm, "imageOs": placement.image_os,
             "shim": {"pid": helper.pid, "token": helper.token, "endpoint": reply["endpoint"],
                      "authkey": job.authkey},
         }
+        if placement.new_vm:
+            record["vm"] = vm
         try:
             saved = ctx.store.create(record)
         except BaseException:
             helper.channel.close()  # the helper sees no commit and removes the compute system
+            if vm_helper is not None:
+                vm_helper.channel.close()
             raise
         try:
             if pid_file:
                 output.write_pid_file(pid_file, helper.pid)
             helper.channel.send({"commit": True})
+            if vm_helper is not None:
+                vm_helper.channel.send({"commit": True})
         except OSError as exc:
             ctx.store.remove(container_id)
             helper.channel.close()
+            if vm_helper is not None:
+                vm_helper.channel.close()
             if isinstance(exc, BrokenPipeError):
                 raise CliError(f"unknown shim failure, exit code {helper.wait(10)}") from None
             raise CliError(f"writing the pid file {pid_file}: {exc.strerror or exc}") from None
         helper.channel.close()
+        if vm_helper is not None:
+            vm_helper.channel.close()
         return saved, helper
 
 
@@ -541,8 +702,9 @@ def _kill(ctx: Context, container_id: str, signal: str) -> bool:
     with not_stopped(ctx, container_id) as info:
         system = info.system
         assert system is not None
+        supported = _signals_supported(info.record)
         try:
-            hcs_signal = windows_signal(signal)
+            hcs_signal = windows_signal(signal) if supported else TERMINATE
         except InvalidSignal as exc:
             if info.status not in ("running", "created"):
                 raise container_is_stopped() from None
@@ -579,13 +741,73 @@ def _kill(ctx: Context, container_id: str, signal: str) -> bool:
         return terminate
 
 
+def _signals_supported(record: Record) -> bool:
+    """runhcs kill: a container in a utility VM takes signals when the VM's guest says so
+    (GuestConnectionInfo.GuestDefinedCapabilities.SignalProcessSupported); a process-isolated one always does
+    (pyhcs runs on RS5 and later). Without signals every kill terminates, whatever signal was named."""
+    host_id = str(record.get("hostId") or "")
+    if not host_id:
+        return True
+    from pyhcs import pod
+
+    vm = hcs.open_system(pod.utility_vm_id(host_id))
+    if vm is None:
+        return False
+    with vm:
+        try:
+            info = vm.properties(["GuestConnection"]).get("GuestConnectionInfo") or {}
+        except pyhcs.HcsError:
+            return False  # runhcs: a failed query means no signals
+    capabilities = info.get("GuestDefinedCapabilities") or {}
+    return bool(capabilities.get("SignalProcessSupported")) if isinstance(capabilities, dict) else False
+
+
 def _remove(ctx: Context, record: Record) -> None:
-    """Terminate whatever is left of the compute system (an orphan too: its helper died) and drop the record."""
+    """Terminate whatever is left of the compute system (an orphan too: its helper died) and drop the record. A
+    container in a utility VM: its VM helper releases what the VM held for it. The owner of a utility VM: then
+    every other container in the VM, then the VM (runhcs Remove: "delay tearing down the VM until the owning
+    container is removed")."""
     system = hcs.open_system(record.id)
     if system is not None:
         with system:
             _terminate_system(system)
+    host_id = str(record.get("hostId") or "")
+    if record.get("isHost"):
+        _remove_vm(ctx, record)
+    elif host_id:
+        owner = ctx.store.get(host_id)
+        vm: Dict[str, Any] = dict(owner.get("vm") or {}) if owner is not None else {}
+        if vm and ctx.runtime.alive(int(vm.get("pid", 0)), str(vm.get("token", ""))):
+            from .vmshim import vm_request
+
+            vm_request(vm, {"op": "remove", "id": record.id})  # best effort: it also notices the stop itself
     ctx.store.remove(record.id)
+
+
+def _remove_vm(ctx: Context, record: Record) -> None:
+    """Tear down the utility VM a container owns: through its helper (the containers in it, the last created
+    first, then the VM), and whatever is left -- its helper died -- directly, in the same order."""
+    from pyhcs import pod
+
+    from .vmshim import vm_request
+
+    vm = record.get("vm") or {}
+    if vm and ctx.runtime.alive(int(vm.get("pid", 0)), str(vm.get("token", ""))):
+        vm_request(vm, {"op": "shutdown"})
+    vm_id = pod.utility_vm_id(record.id)
+    try:
+        hosted = [str(p.get("Id")) for p in pyhcs.ComputeSystem.enumerate() if p.get("HostingSystemId") == vm_id]
+    except pyhcs.HcsError as exc:
+        raise hcs.system_error("hcs::EnumerateComputeSystems", vm_id, exc) from None
+    for system_id in hosted:
+        system = hcs.open_system(system_id)
+        if system is not None:
+            with system:
+                _terminate_system(system)
+    system = hcs.open_system(vm_id)
+    if system is not None:
+        with system:
+            _terminate_system(system)
 
 
 def cmd_delete(ctx: Context) -> None:
@@ -717,6 +939,12 @@ def cmd_prepare_disk(ctx: Context) -> None:
                    "supported yet")
 
 
+def cmd_vmshim(ctx: Context) -> None:
+    from .vmshim import process_main
+
+    raise ExitStatus(process_main(int(ctx.cmd["handshake-in"]), int(ctx.cmd["handshake-out"])))
+
+
 def cmd_shim(ctx: Context) -> None:
     from .shim import process_main
 
@@ -742,4 +970,5 @@ COMMANDS: Dict[str, Callable[[Context], None]] = {
     "shim": cmd_shim,
     "start": cmd_start,
     "state": cmd_state,
+    "vmshim": cmd_vmshim,
 }

@@ -302,23 +302,25 @@ def open_inherited(value: int, mode: str) -> IO[bytes]:
     return os.fdopen(fd, mode, buffering=0)
 
 
-def spawn_detached(argv: Sequence[str], pass_fds: Sequence[int], env: Optional[Dict[str, str]] = None
-                   ) -> "subprocess.Popen[bytes]":
-    """Start a helper that outlives us: it inherits our stdin/stdout/stderr (the container's stdio) and the
-    descriptors in *pass_fds*, and nothing else. POSIX: a new session, so the terminal's SIGINT/SIGHUP and our
-    process group's signals do not reach it. Windows: a new process group (Ctrl+C of our console does not reach it);
-    the handles go through PROC_THREAD_ATTRIBUTE_HANDLE_LIST."""
+def spawn_detached(argv: Sequence[str], pass_fds: Sequence[int], env: Optional[Dict[str, str]] = None,
+                   null_stdio: bool = False) -> "subprocess.Popen[bytes]":
+    """Start a helper that outlives us: it inherits our stdin/stdout/stderr (the container's stdio; the null
+    device instead with *null_stdio*) and the descriptors in *pass_fds*, and nothing else. POSIX: a new session,
+    so the terminal's SIGINT/SIGHUP and our process group's signals do not reach it. Windows: a new process group
+    (Ctrl+C of our console does not reach it); the handles go through PROC_THREAD_ATTRIBUTE_HANDLE_LIST."""
     if IS_WINDOWS:
         handles = [inheritable_handle(fd) for fd in pass_fds]
         startupinfo = subprocess.STARTUPINFO()  # type: ignore[attr-defined]
         startupinfo.lpAttributeList = {"handle_list": handles}
         # With a handle list, only the handles in it are inherited: the standard handles are given explicitly
         # (subprocess adds them to the list and sets STARTF_USESTDHANDLES); a missing one becomes NUL.
-        std: List[Any] = [fd if fd_is_open(fd) else subprocess.DEVNULL for fd in (0, 1, 2)]
+        std: List[Any] = [fd if fd_is_open(fd) and not null_stdio else subprocess.DEVNULL for fd in (0, 1, 2)]
         return subprocess.Popen(list(argv), stdin=std[0], stdout=std[1], stderr=std[2], close_fds=True,
                                 startupinfo=startupinfo, env=env,
                                 creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)  # type: ignore[attr-defined]
-    return subprocess.Popen(list(argv), close_fds=True, pass_fds=tuple(pass_fds), start_new_session=True, env=env)
+    null: Any = subprocess.DEVNULL if null_stdio else None
+    return subprocess.Popen(list(argv), close_fds=True, pass_fds=tuple(pass_fds), start_new_session=True, env=env,
+                            stdin=null, stdout=null, stderr=null)
 
 
 def helper_interpreter() -> Tuple[str, Dict[str, str]]:

@@ -71,6 +71,10 @@ class ShimJob:
     authkey: str = ""  # hex; init: the control endpoint's key
     credential_spec: Optional[str] = None
     shutdown_timeout: float = SHUTDOWN_TIMEOUT
+    # init, in a utility VM: the VM helper to ask for the compute system, and what it needs (vmshim "create")
+    vm_endpoint: str = ""
+    vm_authkey: str = ""
+    hosted: Optional[Dict[str, Any]] = None
 
     def to_message(self) -> Dict[str, Any]:
         return {"job": asdict(self)}
@@ -244,6 +248,11 @@ class _InitHelper(_Helper):
                     return _fail(self.handshake, str(exc))
                 guard = True
                 document.setdefault("Container", {})["ContainerCredentialGuard"] = state
+            if job.vm_endpoint:
+                failure = self._create_in_vm(document.get("Container", {}).get("ContainerCredentialGuard"))
+                if failure is not None:
+                    return _fail(self.handshake, failure)
+                return self._serve()
             try:
                 # The handle terminates the system when it closes (exit_action) -- and HCS does too if we die
                 # (ShouldTerminateOnLastHandleClosed).
@@ -257,6 +266,26 @@ class _InitHelper(_Helper):
                 self.system.close()
             if guard:
                 hcs.remove_credential_guard(job.container_id)
+
+    def _create_in_vm(self, credential_guard: Optional[Dict[str, Any]]) -> Optional[str]:
+        """A container in a utility VM: the VM's helper creates it (it keeps the VM's shares and disks), then we
+        open it -- with the same exit action as a system we create: our end, or a create that never commits,
+        terminates it, and the VM helper then releases what the VM held for it. None, or what went wrong."""
+        job = self.job
+        hosted = dict(job.hosted or {})
+        if credential_guard:
+            hosted["container"] = dict(hosted.get("container") or {}, ContainerCredentialGuard=credential_guard)
+        reply, reason = request(job.vm_endpoint, bytes.fromhex(job.vm_authkey),
+                                dict(hosted, op="create", id=job.container_id))
+        if reply is None:
+            return f"VM of {job.container_id} cannot be contacted: {reason}"
+        if not reply.get("ok"):
+            return str(reply.get("error") or "the VM's helper did not create the container")
+        try:
+            self.system = pyhcs.ComputeSystem.open(job.container_id, exit_action="terminate")
+        except pyhcs.HcsError as exc:
+            return str(hcs.system_error("hcs::OpenComputeSystem", job.container_id, exc))
+        return None
 
     def _serve(self) -> int:
         job = self.job
