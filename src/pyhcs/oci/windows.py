@@ -688,7 +688,11 @@ def _registry_values(f: Fields, annotations: Dict[str, str], container_id: Optio
 # containers hosted in a utility VM (Hyper-V isolation, pods, runhcs --host)
 
 UTILITY_VM_MEMORY_SIZE_IN_MB = "io.microsoft.virtualmachine.computetopology.memory.sizeinmb"
+"""The annotation that sizes a bundle's utility VM memory, in MB (hcsshim pkg/annotations); it wins over
+``windows.resources.memory.limit``."""
 UTILITY_VM_PROCESSOR_COUNT = "io.microsoft.virtualmachine.computetopology.processor.count"
+"""The annotation that sets a bundle's utility VM processor count (hcsshim pkg/annotations); it wins over
+``windows.resources.cpu.count``."""
 SCRATCH_VHDX = "sandbox.vhdx"  # hcsshim: the scratch disk in the scratch layer folder (containerd's snapshotter)
 _UVM_DEFAULT_MEMORY_MB = 1024  # hcsshim uvm.newDefaultOptions
 
