@@ -404,6 +404,29 @@ class Pod(abc.ABC):
     async def remove_workload_async(self, workload_id: str) -> None:
         """``remove_workload`` for asyncio."""
 
+    def _own(self, workload_id: str, system: pyhcs.ComputeSystem, start: bool,
+             deadline: "_Deadline") -> pyhcs.ComputeSystem:
+        """Take ownership of a created workload and start it if asked; a failed start removes it again."""
+        self._workloads[workload_id] = system
+        if start:
+            try:
+                system.start(timeout=deadline.left())
+            except BaseException:
+                _quietly(lambda: self.remove_workload(workload_id))
+                raise
+        return system
+
+    async def _own_async(self, workload_id: str, system: pyhcs.ComputeSystem, start: bool) -> pyhcs.ComputeSystem:
+        self._workloads[workload_id] = system
+        if start:
+            try:
+                await system.start_async()
+            except BaseException:
+                # The removal must finish even when the awaiting task is being cancelled.
+                await _shielded(_quietly_async(self.remove_workload_async(workload_id)))
+                raise
+        return system
+
     def _take(self, workload_id: str) -> pyhcs.ComputeSystem:
         self._ensure_open()
         try:
@@ -782,14 +805,7 @@ class HypervPod(Pod):
                 self._abandon(plan)
             raise
         self._commit(workload_id, plan)
-        self._workloads[workload_id] = system
-        if start:
-            try:
-                system.start(timeout=deadline.left())
-            except BaseException:
-                _quietly(lambda: self.remove_workload(workload_id))
-                raise
-        return system
+        return self._own(workload_id, system, start, deadline)
 
     async def add_workload_async(self, workload_id: str,
                                  container: Optional[Union["Container", Mapping[str, Any]]] = None, *,
@@ -813,14 +829,7 @@ class HypervPod(Pod):
                 self._abandon(plan)
             raise
         self._commit(workload_id, plan)
-        self._workloads[workload_id] = system
-        if start:
-            try:
-                await system.start_async()
-            except BaseException:
-                await _shielded(_quietly_async(self.remove_workload_async(workload_id)))
-                raise
-        return system
+        return await self._own_async(workload_id, system, start)
 
     def _run_step(self, step: _Step, deadline: _Deadline) -> None:
         if step.grant is not None:
@@ -1047,14 +1056,7 @@ class ProcessPod(Pod):
         folders, _, deadline = self._check_workload_args(workload_id, layers, os_version, timeout)
         document = self._document(container, folders, scratch)
         system = pyhcs.ComputeSystem.create(workload_id, document, timeout=deadline.left())
-        self._workloads[workload_id] = system
-        if start:
-            try:
-                system.start(timeout=deadline.left())
-            except BaseException:
-                _quietly(lambda: self.remove_workload(workload_id))
-                raise
-        return system
+        return self._own(workload_id, system, start, deadline)
 
     async def add_workload_async(self, workload_id: str,
                                  container: Optional[Union["Container", Mapping[str, Any]]] = None, *,
@@ -1063,14 +1065,7 @@ class ProcessPod(Pod):
         folders, _, _ = self._check_workload_args(workload_id, layers, os_version, None)
         document = self._document(container, folders, scratch)
         system = await pyhcs.ComputeSystem.create_async(workload_id, document)
-        self._workloads[workload_id] = system
-        if start:
-            try:
-                await system.start_async()
-            except BaseException:
-                await _shielded(_quietly_async(self.remove_workload_async(workload_id)))
-                raise
-        return system
+        return await self._own_async(workload_id, system, start)
 
     def remove_workload(self, workload_id: str, *, timeout: Optional[float] = None) -> None:
         self._end(self._take(workload_id), _Deadline(timeout))
