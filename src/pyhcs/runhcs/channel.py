@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import struct
 import sys
@@ -68,6 +69,18 @@ class Channel:
                 except OSError:
                     pass
         self.reader = self.writer = None
+
+
+def refuse(handshake: Channel, text: str, logger: logging.Logger) -> int:
+    """A helper's failure before it is ready: log *text*, send it as the handshake's error (the waiting command
+    prints it), close the handshake; returns the helper's exit status, 1."""
+    logger.error("%s", text)
+    try:
+        handshake.send({"ok": False, "error": text})
+    except OSError:
+        pass  # the command is gone (killed mid-create): nobody waits for the answer
+    handshake.close()
+    return 1
 
 
 def _write_all(f: IO[bytes], data: bytes) -> None:

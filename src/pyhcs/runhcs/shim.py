@@ -39,7 +39,7 @@ import pyhcs
 from pyhcs import oci
 
 from . import hcs
-from .channel import Channel, listen, new_endpoint, request
+from .channel import Channel, listen, new_endpoint, refuse, request
 from .state import Record, Store
 
 __all__ = ["ShimJob", "Stdio", "run_shim", "SHUTDOWN_TIMEOUT", "start_request"]
@@ -129,13 +129,7 @@ def run_shim(handshake: Channel, stdio: Stdio) -> int:
 
 
 def _fail(handshake: Channel, text: str) -> int:
-    log.error("%s", text)
-    try:
-        handshake.send({"ok": False, "error": text})
-    except OSError:
-        pass
-    handshake.close()
-    return 1
+    return refuse(handshake, text, log)
 
 
 class _Helper:

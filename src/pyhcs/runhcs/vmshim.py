@@ -34,7 +34,7 @@ import pyhcs
 from pyhcs import compat, pod
 
 from . import hcs
-from .channel import MAX_MESSAGE, Channel, listen, new_endpoint, request
+from .channel import MAX_MESSAGE, Channel, listen, new_endpoint, refuse, request
 
 __all__ = ["VmJob", "run_vmshim", "vm_request"]
 
@@ -112,13 +112,7 @@ def run_vmshim(handshake: Channel) -> int:
 
 
 def _fail(handshake: Channel, text: str) -> int:
-    log.error("%s", text)
-    try:
-        handshake.send({"ok": False, "error": text})
-    except OSError:
-        pass
-    handshake.close()
-    return 1
+    return refuse(handshake, text, log)
 
 
 class _VmHelper:
