@@ -115,7 +115,7 @@ class EventHub:
         self.native_exit_events = 0
 
     # -- fed by HCS ----------------------------------------------------------------------------------------
-    def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any) -> None:
+    def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any = None) -> None:
         event = Event(_event_type(event_type), event_data, self._system_id, self._process_id)
         if _trace_enabled():
             _trace.event(getattr(event.type, "name", hex(event_type)), self._system_id, self._process_id, event_data)
