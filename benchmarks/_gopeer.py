@@ -274,7 +274,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import sys
 
     ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--fake", metavar="LIBRARY", help="the fake HCS .so (default: build tests/fakes)")
+    ap.add_argument("--fake", metavar="LIBRARY", help="the fake HCS .so (default: pyhcs.testing.fake_library())")
     ap.add_argument("--install-go", action="store_true", help="apt-get install golang-go when Go is missing")
     ap.add_argument("commands", nargs="*", help="peer commands: sync N | async N K [goroutines|loop] | "
                                                 "system_events N")
@@ -282,10 +282,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.fake:
         fake = os.path.abspath(args.fake)
     else:
-        sys.path.insert(0, str(ROOT))
-        from tests.fakes.build import build_fake
+        sys.path.insert(0, str(ROOT / "src"))
+        from pyhcs.testing import fake_library
 
-        fake = str(build_fake())
+        fake = str(fake_library())
     peer, info = start(fake, install=args.install_go)
     if peer is None:
         print(f"Go peer skipped: {info['reason']}", file=sys.stderr)

@@ -185,7 +185,7 @@ class Env:
         self.ffi = ffi
         self.raw = ffi.dlopen(fake_path)  # the same loaded object as pyhcs's (dlopen is refcounted)
         self.dffi, self.drv = _cdriver.load(fake_path)
-        from tests.fakes.control import FakeHcs
+        from pyhcs.testing import FakeHcs
 
         self.fake = FakeHcs(fake_path)  # the fake's control API (counters), same loaded library
         # Every variant measures the binding's own cost on the same fake; the fake's realistic minimum durations of
@@ -1231,7 +1231,7 @@ def profile(env: Env, cfg: Dict[str, Any], top: int = 25) -> str:
 
 # ----------------------------------------------------------------------------------------------- service mode
 # Real HCS calls cross a process boundary (RPC to vmcompute.exe). The same benchmarks, with the same floors, are
-# measured a second time with the fake HCS as a service process (tests/fakes/service.py): a child run.py loads the
+# measured a second time with the fake HCS as a service process (pyhcs.testing.start_service): a child run.py loads the
 # fake with PYHCS_FAKE_SERVICE set, so pyhcs, the raw cffi loop and the C driver are all clients of the service and
 # every ratio compares like with like. The in-process run itself never uses a service.
 
@@ -1242,7 +1242,7 @@ def run_service_mode(quick: bool, fake_path: str) -> Dict[str, Any]:
     """Starts a private fake HCS service, runs the call-path benchmarks against it in a child process, stops it."""
     import tempfile
 
-    from tests.fakes.service import start_service
+    from pyhcs.testing import start_service
 
     with tempfile.TemporaryDirectory() as tmp, start_service(log=Path(tmp) / "service.log") as service:
         out = Path(tmp) / "service.json"
@@ -1292,7 +1292,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small counts: a smoke check for CI (~10 s)")
     ap.add_argument("--json", metavar="PATH", help="write every figure to PATH")
     ap.add_argument("--profile", action="store_true", help="also print cProfile of the pyhcs sync and async paths")
-    ap.add_argument("--fake", metavar="LIBRARY", help="use this fake HCS .so instead of building tests/fakes")
+    ap.add_argument("--fake", metavar="LIBRARY", help="use this fake HCS .so instead of pyhcs.testing.fake_library()")
     ap.add_argument("--only", metavar="NAMES", help="comma list of: sync,async,events,process,import,rss")
     ap.add_argument("--mode", choices=("both", "in-process", "service"), default="both",
                     help="in-process: the fake loaded in this process; service: the call-path benchmarks again with "
@@ -1311,9 +1311,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.fake:
         fake_path = os.path.abspath(args.fake)
     else:
-        from tests.fakes.build import build_fake
+        from pyhcs.testing import fake_library
 
-        fake_path = str(build_fake())
+        fake_path = str(fake_library())
     env = Env(fake_path)
     print(f"fake: {fake_path}\nC driver: {_cdriver.build(fake_path)}", file=sys.stderr)
     env.go, go_info = _gopeer.start(fake_path, install=args.install_go, enabled=not args.no_go)

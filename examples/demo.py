@@ -1,7 +1,7 @@
 """pyhcs demo: drive the fake HCS the way you would drive Windows' HCS.
 
 Creates a compute system, starts it, runs a process and streams its output line by line, then shuts the system
-down and prints its exit status. Runs on Linux against the fake HCS (tests/fakes), which it builds on first use.
+down and prints its exit status. Runs on Linux against the fake HCS (pyhcs.testing), which is built on first use.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "src"))  # run from a checkout without installing pyhcs
 
 import pyhcs  # noqa: E402
-from tests.fakes.build import build_fake  # noqa: E402
+from pyhcs.testing import use_fake  # noqa: E402
 
 DOCUMENT = {
     "SchemaVersion": {"Major": 2, "Minor": 1},
@@ -25,7 +25,7 @@ SCRIPT = "echo hello from $(hostname 2>/dev/null || echo the fake); for i in 1 2
 
 
 def main() -> int:
-    pyhcs.use_library(build_fake())
+    use_fake()  # pyhcs.use_library(<the fake>), built on first use
     print("HCS schema versions:", ", ".join(f"{a}.{b}" for a, b in pyhcs.supported_schema_versions()))
     with pyhcs.ComputeSystem.create("pyhcs-demo", DOCUMENT, timeout=30) as system:
         print(f"created {system.id!r}: {system.state}")

@@ -115,8 +115,8 @@ class Agent:
 
 # ---------------------------------------------------------------------------------------------------- agent side
 def _agent_main() -> None:  # noqa: C901 - one dispatcher, one command per branch
+    from pyhcs.testing import FakeHcs
     from tests.fakes import rawhcs as R
-    from tests.fakes.control import FakeHcs
 
     ffi, lib = R.ffi, R.lib
     fake = FakeHcs(os.environ["PYHCS_COMPUTECORE"])
@@ -401,7 +401,7 @@ def _agent_main() -> None:  # noqa: C901 - one dispatcher, one command per branc
 
     @command
     def control(method: str, args: Optional[List[Any]] = None, kwargs: Optional[Dict[str, Any]] = None) -> Any:
-        """A method of tests.fakes.control.FakeHcs, run in this client (in service mode it acts on the service)."""
+        """A method of pyhcs.testing.FakeHcs, run in this client (in service mode it acts on the service)."""
         return getattr(fake, method)(*(args or []), **(kwargs or {}))
 
     @command

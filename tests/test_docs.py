@@ -2,9 +2,11 @@
 reference is generated, complete and free of private names (issue 8, items 18 and 19).
 
 Each example runs in a fresh interpreter, from an empty folder outside the repository, against the fake HCS named
-by ``PYHCS_COMPUTECORE`` -- as a reader who pasted it would run it. Examples that import the fake's helpers
-(``tests.fakes``) are documented as run from a checkout, so the checkout's root is on their path. An example that
-needs Windows says so on its first line (``# Windows only: <why>``) and is skipped elsewhere with that reason.
+by ``PYHCS_COMPUTECORE`` -- as a reader who pasted it would run it. An example that needs Windows says so on its
+first line (``# Windows only: <why>``) and is skipped elsewhere with that reason. A block whose first line is
+``# file: PATH`` is a file the reader saves, not a program: docs/testing.md is followed as a whole, files, shell
+commands and programs in order, in a fresh project folder (tools/doc_session.py; CI does the same against the
+built wheel in a fresh virtual environment, tools/check_downstream.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,7 +33,7 @@ SOURCES = [ROOT / "README.md"] + sorted(DOCS.glob("*.md"))
 #: fake, and say so in their text.
 POSIX_DOCUMENTS = {
     "guide.md": "the guide's examples run against the fake on Linux (its text says so): /bin/sh command lines",
-    "testing.md": "build_fake() compiles the Linux library; under Wine the suite loads the mingw-built DLLs",
+    "testing.md": "pyhcs.testing compiles the Linux fake; under Wine the suite loads the mingw-built DLLs",
 }
 
 
@@ -40,7 +43,8 @@ def python_blocks(path: Path) -> List[str]:
 
 def examples() -> List[Tuple[str, str]]:
     return [(f"{path.relative_to(ROOT).as_posix()}#{i + 1}", code)
-            for path in SOURCES for i, code in enumerate(python_blocks(path))]
+            for path in SOURCES for i, code in enumerate(python_blocks(path))
+            if not code.startswith("# file:")]
 
 
 @pytest.mark.parametrize("name,code", examples(), ids=[name for name, _ in examples()])
@@ -51,14 +55,34 @@ def test_every_documented_example_runs_as_pasted(name: str, code: str, tmp_path:
     document = name.split("#")[0].split("/")[-1]
     if IS_WINDOWS and document in POSIX_DOCUMENTS:
         pytest.skip(POSIX_DOCUMENTS[document])
-    from tests.conftest import _CORE, _STORAGE
-
-    env = dict(os.environ, PYHCS_COMPUTECORE=str(_CORE), PYHCS_COMPUTESTORAGE=str(_STORAGE),
-               PYTHONPATH=os.pathsep.join([str(ROOT / "src")] + ([str(ROOT)] if "tests.fakes" in code else [])))
+    env = dict(fake.env(), PYTHONPATH=str(ROOT / "src"))
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(IS_WINDOWS, reason=POSIX_DOCUMENTS["testing.md"])
+def test_testing_guide_runs_as_a_reader_follows_it() -> None:
+    """docs/testing.md, as a new project follows it: its test files pass under the plugin's fixtures (the leak check
+    included), its C program compiles and loads the fake, its shell sessions (the service included) run. Here
+    against the development install; CI repeats it against the built wheel in a fresh virtual environment."""
+    project = Path(tempfile.mkdtemp(prefix="testing-guide-", dir="/tmp"))  # outside the repository
+    try:
+        outputs = _tool("doc_session").run(DOCS / "testing.md", project, Path(sys.executable))
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+    text = "".join(outputs)
+    assert "result strings not freed: 0" in text and "b'hello from another process\\n'" in text, text
+    assert " passed" in text and " failed" not in text and " error" not in text, text
 
 
 def test_the_quick_start_is_two_commands() -> None:
@@ -69,11 +93,7 @@ def test_the_quick_start_is_two_commands() -> None:
 
 # ---------------------------------------------------------------------------------------------- API reference
 def _generator():
-    spec = importlib.util.spec_from_file_location("gen_api_docs", ROOT / "tools" / "gen_api_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _tool("gen_api_docs")
 
 
 def test_api_reference_is_up_to_date() -> None:

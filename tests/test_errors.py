@@ -25,6 +25,7 @@ from pyhcs.errors import (
     HcsError,
     HcsFunctionNotFoundError,
     HcsGuestConnectionError,
+    HcsImageMismatchError,
     HcsInvalidArgumentError,
     HcsInvalidJsonError,
     HcsInvalidStateError,
@@ -60,7 +61,7 @@ def signed32(value: int) -> int:
 # The whole HCS_E_* table as the spec for pyhcs: code -> (name, class users catch).
 HCS_E_TABLE: Dict[int, Tuple[str, Type[HcsError]]] = {
     0x80370100: ("HCS_E_TERMINATED_DURING_START", HcsUnexpectedExitError),
-    0x80370101: ("HCS_E_IMAGE_MISMATCH", HcsError),
+    0x80370101: ("HCS_E_IMAGE_MISMATCH", HcsImageMismatchError),
     0x80370102: ("HCS_E_HYPERV_NOT_INSTALLED", HcsUnavailableError),
     0x80370105: ("HCS_E_INVALID_STATE", HcsInvalidStateError),
     0x80370106: ("HCS_E_UNEXPECTED_EXIT", HcsUnexpectedExitError),

@@ -169,8 +169,6 @@ def test_exit_releases_completions_queued_for_a_loop_that_never_runs_again(fake_
 def test_a_closed_gate_keeps_completions_out_of_python(fake) -> None:
     """The gate (pyhcs._gate) is what makes a late completion harmless: once closed, HCS's call returns at once.
     Exercised in a child process, since closing it is one-way."""
-    from tests.conftest import _CORE
-
     code = """
         from pyhcs import _gate
         pyhcs.operation.EXIT_GRACE_SECONDS = 0.2  # the refused operation never completes: do not wait for it
@@ -185,6 +183,6 @@ def test_a_closed_gate_keeps_completions_out_of_python(fake) -> None:
                 print("refused")
         asyncio.run(main())
     """
-    result = run_python(code, _CORE)
+    result = run_python(code, fake.path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "refused" in result.stdout

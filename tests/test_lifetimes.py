@@ -27,7 +27,7 @@ def test_interpreter_exit_waits_for_operations_in_flight(fake_library: Path) -> 
     result = run_python(
         """
         import asyncio, pyhcs
-        from tests.fakes.control import FakeHcs
+        from pyhcs.testing import FakeHcs
         fake = FakeHcs(pyhcs._ffi.library_path("computecore"))
         fake.reset()
         async def main():
@@ -51,7 +51,7 @@ def test_timed_out_sync_operation_is_finished_before_exit(fake_library: Path) ->
     result = run_python(
         """
         import pyhcs
-        from tests.fakes.control import FakeHcs
+        from pyhcs.testing import FakeHcs
         fake = FakeHcs(pyhcs._ffi.library_path("computecore"))
         fake.reset()
         system = pyhcs.ComputeSystem.create("exit-sync", {"SchemaVersion": {"Major": 2, "Minor": 1}, "Container": {}})

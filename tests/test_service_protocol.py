@@ -37,8 +37,9 @@ HCS_E_PROTOCOL_ERROR = 0x80370111
 HCS_E_UNKNOWN_MESSAGE = 0x8037010B
 HCS_E_SYSTEM_NOT_FOUND = 0x8037010E
 # Requests that act on every client by design (the FakeHcs* control API: reset, kill all, disconnect, faults,
-# latency, unexpected exit, stop): a fuzzer sending them well-formed is the test harness, not an attacker.
-CONTROL_OPS = {24, 25, 26, 27, 101, 102, 106}
+# latency, unexpected exit, the host's OS version, stop): a fuzzer sending them well-formed is the test harness, not
+# an attacker.
+CONTROL_OPS = {24, 25, 26, 27, 33, 101, 102, 106}
 FUZZ_EXAMPLES = int(os.environ.get("PYHCS_FUZZ_EXAMPLES", "300"))
 # The victim's process outlives any fuzz campaign.
 SLEEP_LONG = shell("exec sleep 3600", "cmd /c ping -n 3601 127.0.0.1 >nul")

@@ -458,6 +458,15 @@ class HcsTerminatedError(HcsError):
     default_hresult = HResult.HCS_E_TERMINATED
 
 
+class HcsImageMismatchError(HcsError):
+    """The container image's OS does not fit where it would run (HCS_E_IMAGE_MISMATCH, vmcompute's 0xC0370101: "The
+    container operating system does not match the host operating system"): process isolation on a host of another
+    build, a Hyper-V image newer than the host, a workload whose build differs from its utility VM's.
+    :mod:`pyhcs.compat` states the rule (``isolation_verdict``, ``pod_workload_verdict``)."""
+
+    default_hresult = HResult.HCS_E_IMAGE_MISMATCH
+
+
 class HcsUnavailableError(HcsError):
     """No HCS library could be loaded (not Windows, Hyper-V/containers feature missing, or a bad override)."""
 
@@ -481,7 +490,7 @@ _W = Win32Error
 #: Normalised HRESULT -> the exception class error_from_hresult raises for it. Unlisted codes give HcsError.
 ERROR_CLASSES: Final[Mapping[int, Type[HcsError]]] = {
     _H.HCS_E_TERMINATED_DURING_START: HcsUnexpectedExitError,
-    _H.HCS_E_IMAGE_MISMATCH: HcsError,
+    _H.HCS_E_IMAGE_MISMATCH: HcsImageMismatchError,
     _H.HCS_E_HYPERV_NOT_INSTALLED: HcsUnavailableError,
     _H.HCS_E_INVALID_STATE: HcsInvalidStateError,
     _H.HCS_E_UNEXPECTED_EXIT: HcsUnexpectedExitError,
@@ -739,6 +748,7 @@ __all__ = [
     "HcsError",
     "HcsFunctionNotFoundError",
     "HcsGuestConnectionError",
+    "HcsImageMismatchError",
     "HcsInvalidArgumentError",
     "HcsInvalidJsonError",
     "HcsInvalidStateError",

@@ -248,6 +248,36 @@ FAKEHCS_API int FakeHcsSimulateUnexpectedExit(const char *systemId, int32_t stat
     return engine_unexpected_exit(systemId, status);
 }
 
+FAKEHCS_API int FakeHcsSetHostOsVersion(const char *version)
+{
+    char *current = NULL;
+    int32_t hr;
+    fake_init();
+    hr = engine_host_os(version ? version : "", &current);
+    free(current);
+    if (hr == FAKE_E_INVALIDARG) return -1;
+    return hr ? -2 : 0;
+}
+
+FAKEHCS_API int FakeHcsGetHostOsVersion(char *buffer, uint32_t size)
+{
+    char *current = NULL;
+    size_t n;
+    fake_init();
+    if (engine_host_os(NULL, &current) != 0 || !current) {
+        free(current);
+        return -2;
+    }
+    n = strlen(current);
+    if (!buffer || n + 1 > size) {
+        free(current);
+        return -1;
+    }
+    memcpy(buffer, current, n + 1);
+    free(current);
+    return (int)n;
+}
+
 FAKEHCS_API void FakeHcsGetCounters(FAKEHCS_COUNTERS *c)
 {
     fake_init();

@@ -16,6 +16,7 @@
 
 #include "hresult.h"
 #include "json.h"
+#include "oscompat.h"
 
 /* Shutdown: SIGTERM, then this grace period, then SIGKILL. (choice) */
 #define SHUTDOWN_GRACE_MS 2000u
@@ -50,6 +51,14 @@ typedef struct eproc {
     struct eproc *next;
 } eproc;
 
+/* A virtual SMB share of a virtual machine (SchemaReference.md VirtualSmbShare {Name, Path}): from its document's
+ * Devices.VirtualSmb.Shares and HcsModifyComputeSystem "VirtualMachine/Devices/VirtualSmb/Shares". A HostedSystem's
+ * layer paths name them inside the guest (hcsshim internal/uvm/vsmb.go vsmbSharePrefix). */
+typedef struct evsmb {
+    char *name, *path;
+    struct evsmb *next;
+} evsmb;
+
 /* A shared memory region of a virtual machine (SchemaReference.md SharedMemoryRegion / SharedMemoryRegionInfo). */
 typedef struct eregion {
     char *name;
@@ -64,6 +73,16 @@ typedef struct esys {
     const char *type;       /* "Container" | "VirtualMachine" */
     const char *os;         /* "Windows" | "Linux" */
     char *hosting_system_id;
+    int hosted;             /* a HostedSystem: created by the guest of the VM named hosting_system_id */
+    /* A utility VM: a Windows VM booting a container OS image from its VSMB share "os" (hcsshim internal/uvm
+     * create_wcow.go prepareConfigDoc: Path <layer>\UtilityVM\Files). os_share_path is that share's path. */
+    int utility_vm;
+    char *os_share_path;
+    char **layers;          /* Storage.Layers[].Path of its Container (or HostedSystem.Container), base last */
+    size_t nlayers;
+    int has_os_build;       /* the OS build its image declares (a container) or its boot image declares (a UVM) */
+    os_version os_build;
+    evsmb *shares;          /* VirtualSmb shares of a VM */
     int state;
     int stopping;
     int handles;
@@ -107,7 +126,7 @@ static int notifier_busy;
 static int64_t *children;    /* pids started and not yet reaped */
 static size_t nchildren, capchildren;
 
-static _Thread_local char tls_error[512];
+static _Thread_local char tls_error[1024];
 
 const char *engine_last_error(void) { return tls_error; }
 
@@ -137,6 +156,12 @@ static void free_strv(char **v)
     if (!v) return;
     for (size_t i = 0; v[i]; i++) free(v[i]);
     free(v);
+}
+
+static int ascii_ieq(const char *a, const char *b)
+{
+    while (*a && *b && ((*a | 0x20) == (*b | 0x20))) { a++; b++; }
+    return !*a && !*b;
 }
 
 /* ---------------------------------------------------------------- events */
@@ -278,6 +303,16 @@ static void free_sys(esys *s)
     free(s->owner);
     free(s->hosting_system_id);
     free(s->crash_dump_file);
+    free(s->os_share_path);
+    for (size_t i = 0; i < s->nlayers; i++) free(s->layers[i]);
+    free(s->layers);
+    while (s->shares) {
+        evsmb *v = s->shares;
+        s->shares = v->next;
+        free(v->name);
+        free(v->path);
+        free(v);
+    }
     while (s->regions) {
         eregion *r = s->regions;
         s->regions = r->next;
@@ -302,6 +337,8 @@ static void unpin(esys *s)
 {
     if (--s->pins == 0 && s->dead) free_sys(s);
 }
+
+static int is_vm(const esys *s) { return strcmp(s->type, "VirtualMachine") == 0; }
 
 /* ---------------------------------------------------------------- reaper */
 
@@ -399,6 +436,54 @@ static void reaper_main(void *arg)
     }
 }
 
+/* ---------------------------------------------------------------- the host's OS version */
+
+/* The host the container images are checked against (oscompat.h). Real HCS runs on the host it describes; the
+ * fake takes it from PYHCS_HOST_OS_VERSION -- the variable pyhcs.compat.host_os() reads, so a test session pins
+ * one host for both -- or FakeHcsSetHostOsVersion. */
+static os_version host_os;
+
+/* E held (or during init): PYHCS_HOST_OS_VERSION when set and not blank, else OSCOMPAT_DEFAULT_HOST. */
+static void load_host_os(void)
+{
+    char *text = plat_getenv(OSCOMPAT_HOST_ENV);
+    const char *p = text;
+    while (p && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    if (p && *p) {
+        if (osver_parse(text, 1, &host_os) == 0) {
+            free(text);
+            return;
+        }
+        fprintf(stderr, "fakehcs: %s='%s' is not a host (expected '<major>.<minor>.<build>[.<revision>] "
+                "[server|client]'); assuming %s\n", OSCOMPAT_HOST_ENV, text, OSCOMPAT_DEFAULT_HOST);
+    }
+    free(text);
+    osver_parse(OSCOMPAT_DEFAULT_HOST, 1, &host_os);
+}
+
+int32_t engine_host_os(const char *version, char **current)
+{
+    char buf[64];
+    tls_error[0] = 0;
+    *current = NULL;
+    plat_mutex_lock(E);
+    if (version && version[0]) {
+        os_version v;
+        if (osver_parse(version, 1, &v) != 0) {
+            plat_mutex_unlock(E);
+            return fail(FAKE_E_INVALIDARG, "'%s' is not a host: expected '<major>.<minor>.<build>[.<revision>] "
+                        "[server|client]', e.g. '10.0.20348.1' or '10.0.22631.1 client'", version);
+        }
+        host_os = v;
+    } else if (version) {
+        load_host_os();
+    }
+    osver_format(&host_os, 1, buf, sizeof buf);
+    plat_mutex_unlock(E);
+    *current = xstrdup(buf);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- init */
 
 void engine_init(void)
@@ -406,6 +491,7 @@ void engine_init(void)
     E = plat_mutex_create();
     C = plat_cond_create();
     NC = plat_cond_create();
+    load_host_os();
     if (plat_thread_start(reaper_main, NULL) != 0 || plat_thread_start(notifier_main, NULL) != 0) {
         fprintf(stderr, "fakehcs: cannot start the engine threads\n");
         abort();
@@ -543,6 +629,41 @@ static char *crash_report_json(const esys *s, int final)
     return jw_finish(&w);
 }
 
+static void stop_system(esys *s, const char *exit_type, int32_t status, const char *detail, const char *initiator,
+                        uint32_t grace_ms);
+
+/* A utility VM that stops takes its HostedSystems with it (E held): they run in its guest, so whatever stops the VM
+ * -- shutdown, terminate, crash, an unexpected exit, its last handle closing -- ends them first, each with a
+ * SystemExited of its own: ExitType UnexpectedExit, Status HCS_E_UNEXPECTED_EXIT, Attribution SystemExit {Detail
+ * UnexpectedExit, Initiator Internal}. Sources: hcsshim internal/hcs/v2/system.go waitBackground reads ExitType
+ * UnexpectedExit as ErrVmcomputeUnexpectedExit ("exited unexpectedly"); SchemaReference.md ExitInitiator Internal:
+ * "Initiated internally (e.g. due to an error) by the virtual machine or HCS"; containerd-shim-runhcs-v1
+ * task_hcs.go waitForHostExit ends every task of a UVM that exits. choice: the exact Status and the order
+ * (hosted systems before their VM). Hosted systems still being created fail instead (engine_system_complete_create
+ * finds no running host). */
+static int hosted_by(const esys *h, const esys *vm)
+{
+    return !h->dead && h->hosted && h->state != S_STOPPED && h->state != S_CREATING && strcmp(h->ns, vm->ns) == 0 &&
+           strcmp(h->hosting_system_id, vm->id) == 0;
+}
+
+static void stop_hosted(esys *vm)
+{
+    size_t candidates = 0;
+    if (!is_vm(vm)) return;
+    for (esys *h = systems; h; h = h->next)
+        if (hosted_by(h, vm)) candidates++;
+    /* Each pass stops one (a system someone else is stopping is escalated); the bound holds even if one cannot be
+     * stopped within its kill wait. The list may change while stop_system waits, hence the fresh search. */
+    while (candidates-- > 0) {
+        esys *child = NULL;
+        for (esys *h = systems; h && !child; h = h->next)
+            if (hosted_by(h, vm)) child = h;
+        if (!child) return;
+        stop_system(child, "UnexpectedExit", HCS_E_UNEXPECTED_EXIT, "UnexpectedExit", "Internal", 0);
+    }
+}
+
 /* Stops s (E held; pins s while waiting). grace_ms > 0: SIGTERM first, SIGKILL after the grace period. */
 static void stop_system(esys *s, const char *exit_type, int32_t status, const char *detail, const char *initiator,
                         uint32_t grace_ms)
@@ -560,6 +681,7 @@ static void stop_system(esys *s, const char *exit_type, int32_t status, const ch
         return;
     }
     s->stopping = 1;
+    stop_hosted(s);
     if (grace_ms && any_alive(s)) {
         signal_all(s, PLAT_SIGTERM);
         signal_all(s, PLAT_SIGCONT);
@@ -658,6 +780,23 @@ static int32_t put_region(esys *s, const json_value *r, int add)
     e->allow_guest_write = json_get_bool(r, "AllowGuestWrite", 0);
     e->hidden = json_get_bool(r, "HiddenFromGuest", 0);
     return 0;
+}
+
+static evsmb *find_share(const esys *s, const char *name)
+{
+    for (evsmb *v = s->shares; v; v = v->next)
+        if (ascii_ieq(v->name, name)) return v;
+    return NULL;
+}
+
+static void add_share(esys *s, const char *name, const char *path)
+{
+    evsmb *v = calloc(1, sizeof *v), **last = &s->shares;
+    if (!v) abort();
+    v->name = xstrdup(name);
+    v->path = xstrdup(path ? path : "");
+    while (*last) last = &(*last)->next;
+    *last = v;
 }
 
 /* HcsModifyComputeSystem.md, "Remarks": the ResourcePaths of a virtual machine and the RequestTypes HCS accepts
@@ -771,6 +910,35 @@ static int32_t modify_system(esys *s, const json_value *req)
                 return fail(HCS_E_INVALID_JSON, "ResourcePath '%s': Settings must be the new size in MB", path);
             s->memory_mb = (uint64_t)settings->integer;
         }
+        if (strcmp(MODIFY_TABLE[i].pattern, "VirtualMachine/Devices/VirtualSmb/Shares") == 0 && is_vm(s)) {
+            /* Settings: a VirtualSmbShare {Name, Path, Options, AllowedFiles} (SchemaReference.md; hcsshim
+             * internal/uvm/vsmb.go AddVSMB / removeVSMB: Add with Name and Path, Update with the same Name, Remove
+             * with the Name). choice: a request without a Name changes nothing; Add of a Name the VM has ->
+             * ERROR_ALREADY_EXISTS, Update or Remove of one it lacks -> ERROR_NOT_FOUND, Add of a Path that does not
+             * exist on the host -> ERROR_PATH_NOT_FOUND (HCS cannot share it). */
+            const char *name = json_get_string(settings, "Name");
+            const char *share_path = json_get_string(settings, "Path");
+            evsmb *share = name ? find_share(s, name) : NULL;
+            if (!name || !name[0]) break;
+            if (type == RT_ADD) {
+                if (share) return fail(FAKE_E_ALREADY_EXISTS, "The VSMB share '%s' already exists", name);
+                if (!share_path || !share_path[0])
+                    return fail(HCS_E_INVALID_JSON, "A VirtualSmbShare to add needs a Path");
+                if (plat_path_kind(share_path) == PLAT_PATH_NONE)
+                    return fail(FAKE_E_PATH_NOT_FOUND, "Cannot share '%s' over VSMB: no such file or folder",
+                                share_path);
+                add_share(s, name, share_path);
+            } else if (!share) {
+                return fail(FAKE_E_NOT_FOUND, "No VSMB share '%s'", name);
+            } else if (type == RT_REMOVE) {
+                evsmb **link = &s->shares;
+                while (*link != share) link = &(*link)->next;
+                *link = share->next;
+                free(share->name);
+                free(share->path);
+                free(share);
+            }
+        }
         if (strcmp(MODIFY_TABLE[i].pattern, "VirtualMachine/Devices/SharedMemory/Regions") == 0) {
             /* Settings: a SharedMemoryRegion; Remove names it by SectionName. */
             if (type == RT_REMOVE) {
@@ -793,12 +961,42 @@ static int32_t modify_system(esys *s, const json_value *req)
 
 /* ---------------------------------------------------------------- systems */
 
+/* ComputeSystem.SchemaVersion (and HostedSystem.SchemaVersion): absent, or 2.0 .. 2.6. */
+static int32_t check_schema_version(const json_value *doc, const char *what)
+{
+    const json_value *sv = json_get(doc, "SchemaVersion");
+    int64_t major = -1, minor = -1;
+    if (!sv) return 0;
+    if (sv->type != JSON_OBJECT || !json_get_int(sv, "Major", &major) || !json_get_int(sv, "Minor", &minor))
+        return fail(HCS_E_INVALID_JSON, "%s.SchemaVersion must be {\"Major\": int, \"Minor\": int}", what);
+    /* computecore is the schema-2 API (SchemaReference.md: versions 2.0 .. 2.6). (choice: reject others) */
+    if (major != 2 || minor < 0 || minor > 6)
+        return fail(HCS_E_INVALID_JSON, "Unsupported schema version %lld.%lld (supported: 2.0 to 2.6)",
+                    (long long)major, (long long)minor);
+    return 0;
+}
+
+/* Container.Storage.Layers[].Path, in document order (hcsshim passes the read-only layers topmost first, base
+ * last: internal/uvmfolder LocateUVMFolder). */
+static void take_layer_paths(esys *s, const json_value *container)
+{
+    const json_value *layers = json_get(json_get(container, "Storage"), "Layers");
+    if (!layers || layers->type != JSON_ARRAY || layers->count == 0) return;
+    s->layers = calloc(layers->count, sizeof *s->layers);
+    if (!s->layers) abort();
+    for (size_t i = 0; i < layers->count; i++) {
+        const char *path = json_get_string(layers->items[i], "Path");
+        if (path && path[0]) s->layers[s->nlayers++] = xstrdup(path);
+    }
+}
+
 int32_t engine_system_create(const char *ns, const char *id, const char *config, uint64_t *uid)
 {
     char err[160];
     json_value *doc;
-    const json_value *container, *vm, *hosted, *sv;
+    const json_value *container, *vm, *hosted;
     int kinds;
+    int32_t hr;
     esys *s;
     const char *owner, *hosting;
     tls_error[0] = 0;
@@ -825,26 +1023,50 @@ int32_t engine_system_create(const char *ns, const char *id, const char *config,
                     "The ComputeSystem document must contain exactly one of Container, VirtualMachine or HostedSystem"
                     " (found %d)", kinds);
     }
-    if ((container && container->type != JSON_OBJECT) || (vm && vm->type != JSON_OBJECT)) {
+    if ((container && container->type != JSON_OBJECT) || (vm && vm->type != JSON_OBJECT) ||
+        (hosted && hosted->type != JSON_OBJECT)) {
         json_free(doc);
-        return fail(HCS_E_INVALID_JSON, "ComputeSystem.%s must be a JSON object", container ? "Container" : "VirtualMachine");
+        return fail(HCS_E_INVALID_JSON, "ComputeSystem.%s must be a JSON object",
+                    container ? "Container" : vm ? "VirtualMachine" : "HostedSystem");
     }
-    sv = json_get(doc, "SchemaVersion");
-    if (sv) {
-        int64_t major = -1, minor = -1;
-        if (sv->type != JSON_OBJECT || !json_get_int(sv, "Major", &major) || !json_get_int(sv, "Minor", &minor)) {
-            json_free(doc);
-            return fail(HCS_E_INVALID_JSON, "ComputeSystem.SchemaVersion must be {\"Major\": int, \"Minor\": int}");
-        }
-        /* computecore is the schema-2 API (SchemaReference.md: versions 2.0 .. 2.6). (choice: reject others) */
-        if (major != 2 || minor < 0 || minor > 6) {
-            json_free(doc);
-            return fail(HCS_E_INVALID_JSON, "Unsupported schema version %lld.%lld (supported: 2.0 to 2.6)",
-                        (long long)major, (long long)minor);
-        }
+    hr = check_schema_version(doc, "ComputeSystem");
+    if (hr) {
+        json_free(doc);
+        return hr;
     }
     owner = json_get_string(doc, "Owner");
     hosting = json_get_string(doc, "HostingSystemId");
+    if (json_get(doc, "HostingSystemId") && json_get(doc, "HostingSystemId")->type != JSON_NULL &&
+        (!hosting || !hosting[0])) {
+        json_free(doc);
+        return fail(HCS_E_INVALID_JSON, "ComputeSystem.HostingSystemId must be the id of a compute system");
+    }
+    if (hosted) {
+        /* SchemaReference.md HostedSystem {SchemaVersion, Container}: "the compute system that will be launched
+         * inside of the system identified by HostingSystemId". choice: without a host, or without a Container
+         * to launch, the document is invalid. */
+        const json_value *inner = json_get(hosted, "Container");
+        if (!hosting) {
+            json_free(doc);
+            return fail(HCS_E_INVALID_JSON, "A HostedSystem needs ComputeSystem.HostingSystemId: the id of the "
+                        "virtual machine that hosts it");
+        }
+        if (!inner || inner->type != JSON_OBJECT) {
+            json_free(doc);
+            return fail(HCS_E_INVALID_JSON, "HostedSystem.Container must be a JSON object");
+        }
+        hr = check_schema_version(hosted, "HostedSystem");
+        if (hr) {
+            json_free(doc);
+            return hr;
+        }
+    } else if (hosting) {
+        /* SchemaReference.md: HostingSystemId names "the compute system that will host the system described by
+         * HostedSystem". choice: on a Container or VirtualMachine it is a mistake, not something to ignore. */
+        json_free(doc);
+        return fail(HCS_E_INVALID_JSON, "ComputeSystem.HostingSystemId is for a HostedSystem; this document "
+                    "describes a %s", container ? "Container" : "VirtualMachine");
+    }
     plat_mutex_lock(E);
     if (disconnected) {
         plat_mutex_unlock(E);
@@ -865,20 +1087,23 @@ int32_t engine_system_create(const char *ns, const char *id, const char *config,
     s->id = xstrdup(id);
     s->owner = xstrdup(owner);
     s->hosting_system_id = xstrdup(hosting);
+    s->hosted = hosted != NULL;
     s->type = vm ? "VirtualMachine" : "Container";
-    if (hosted) s->os = "Linux";
-    else if (vm) {
+    if (vm) {
         const json_value *chipset = json_get(vm, "Chipset");
         s->os = json_get(chipset, "LinuxKernelDirect") ? "Linux" : "Windows";
-    } else s->os = "Windows";
+    } else s->os = "Windows";   /* a hosted system takes its host's when it is created */
     s->state = S_CREATING;
     s->handles = 1;
     s->terminate_on_last_close = json_get_bool(doc, "ShouldTerminateOnLastHandleClosed", 0);
+    if (container) take_layer_paths(s, container);
+    if (hosted) take_layer_paths(s, json_get(hosted, "Container"));
     if (vm) {
         const json_value *devices = json_get(vm, "Devices");
         const json_value *gcr = json_get(devices, "GuestCrashReporting");
         const json_value *topology = json_get(vm, "ComputeTopology");
         const json_value *regions = json_get(json_get(devices, "SharedMemory"), "Regions");
+        const json_value *shares = json_get(json_get(devices, "VirtualSmb"), "Shares");
         int64_t v;
         if (gcr) {
             s->crash_reporting = 1;
@@ -890,8 +1115,20 @@ int32_t engine_system_create(const char *ns, const char *id, const char *config,
                             ? (uint32_t)v : DEFAULT_VM_PROCESSORS;
         s->guest_connection = json_get(vm, "GuestConnection") != NULL &&
                               json_get(vm, "GuestConnection")->type != JSON_NULL;
+        /* choice: a share without a Name or Path is not modelled; the first of a name wins. */
+        for (size_t i = 0; shares && shares->type == JSON_ARRAY && i < shares->count; i++) {
+            const char *name = json_get_string(shares->items[i], "Name");
+            const char *path = json_get_string(shares->items[i], "Path");
+            if (name && name[0] && path && !find_share(s, name)) add_share(s, name, path);
+        }
+        /* hcsshim create_wcow.go prepareConfigDoc: a Windows utility VM boots from the VSMB share "os", the
+         * UtilityVM\Files folder of its image's base layer. */
+        if (strcmp(s->os, "Windows") == 0 && find_share(s, "os")) {
+            s->utility_vm = 1;
+            s->os_share_path = xstrdup(find_share(s, "os")->path);
+        }
         for (size_t i = 0; regions && regions->type == JSON_ARRAY && i < regions->count; i++) {
-            int32_t hr = put_region(s, regions->items[i], 1);
+            hr = put_region(s, regions->items[i], 1);
             if (hr) {
                 free_sys(s);
                 plat_mutex_unlock(E);
@@ -909,9 +1146,190 @@ int32_t engine_system_create(const char *ns, const char *id, const char *config,
     return 0;
 }
 
+/* hcsshim internal/uvm/vsmb.go vsmbSharePrefix: how the guest of a Windows utility VM names a VSMB share. */
+#define VSMB_GUEST_PREFIX "\\\\?\\VMSMB\\VSMB-{dcc079ae-60ba-4d07-847c-3493609c0870}\\"
+
+/* folder + separator + name, malloc'd. */
+static char *join_path(const char *folder, const char *name)
+{
+    size_t lf = strlen(folder), ln = strlen(name);
+    char *p = malloc(lf + ln + 2);
+    if (!p) abort();
+    memcpy(p, folder, lf);
+    if (lf && folder[lf - 1] != '/' && folder[lf - 1] != '\\') p[lf++] = plat_path_separator();
+    memcpy(p + lf, name, ln + 1);
+    return p;
+}
+
+/* The host path behind a layer path of a HostedSystem in vm (E held): a guest VSMB path names one of the VM's
+ * shares (hcsshim mounts each read-only layer of a hosted container that way, internal/layers
+ * mountHypervIsolatedWCIFSLayers); anything else is taken as a host path (choice: the fake has no guest file
+ * system). NULL with HRESULT_FROM_WIN32(ERROR_PATH_NOT_FOUND) for a share the VM does not have. */
+static char *host_path_of(const esys *vm, const char *path, int32_t *hr)
+{
+    size_t lp = strlen(VSMB_GUEST_PREFIX);
+    const char *rest;
+    char name[256];
+    size_t n;
+    evsmb *share;
+    char *out;
+    *hr = 0;
+    if (strlen(path) < lp) return xstrdup(path);
+    for (size_t i = 0; i < lp; i++)
+        if ((path[i] | 0x20) != (VSMB_GUEST_PREFIX[i] | 0x20)) return xstrdup(path);
+    rest = path + lp;
+    n = strcspn(rest, "\\");
+    if (n == 0 || n >= sizeof name) {
+        *hr = fail(FAKE_E_PATH_NOT_FOUND, "The layer path '%s' names no VSMB share", path);
+        return NULL;
+    }
+    memcpy(name, rest, n);
+    name[n] = 0;
+    share = find_share(vm, name);
+    if (!share) {
+        *hr = fail(FAKE_E_PATH_NOT_FOUND, "The layer path '%s' names the VSMB share '%s', which the utility VM '%s' "
+                   "does not have (add it with VirtualMachine/Devices/VirtualSmb/Shares first)", path, name, vm->id);
+        return NULL;
+    }
+    rest += n;
+    out = malloc(strlen(share->path) + strlen(rest) + 1);
+    if (!out) abort();
+    strcpy(out, share->path);
+    for (char *q = out + strlen(out); *rest; rest++) {
+        *q++ = *rest == '\\' ? plat_path_separator() : *rest;
+        *q = 0;
+    }
+    return out;
+}
+
+/* The layer folder of a utility VM's "os" share: <layer>\UtilityVM\Files (hcsshim internal/layers
+ * getVmbFSBootFiles: OSFilesPath = <uvm folder>\UtilityVM\Files) -> <layer>; any other path is the folder. */
+static char *boot_layer_folder(const char *share_path)
+{
+    char *p = xstrdup(share_path);
+    size_t n = strlen(p);
+    static const char *const parts[] = { "Files", "UtilityVM" };
+    size_t cut = n;
+    while (cut > 0 && (p[cut - 1] == '/' || p[cut - 1] == '\\')) cut--;
+    for (int k = 0; k < 2; k++) {
+        size_t lw = strlen(parts[k]);
+        if (cut < lw) return p;
+        for (size_t i = 0; i < lw; i++)
+            if ((p[cut - lw + i] | 0x20) != (parts[k][i] | 0x20)) return p;
+        cut -= lw;
+        if (k == 0) {
+            if (cut == 0 || (p[cut - 1] != '/' && p[cut - 1] != '\\')) return p;
+            cut--;
+        } else if (cut > 0 && p[cut - 1] != '/' && p[cut - 1] != '\\') return p;
+    }
+    while (cut > 1 && (p[cut - 1] == '/' || p[cut - 1] == '\\')) cut--;
+    if (cut == 0) {
+        free(p);
+        return xstrdup(".");
+    }
+    p[cut] = 0;
+    return p;
+}
+
+/* The host (E held) whose guest creates the HostedSystem s, or NULL with the operation's HRESULT and message:
+ * SchemaReference.md ComputeSystem.HostingSystemId "The hosting system must already have been created";
+ * hcsshim creates hosted containers only in a started utility VM (internal/uvm/create.go CreateContainer after
+ * Start). choice of codes (the sources name none): no such system -> HCS_E_SYSTEM_NOT_FOUND; a container, or a
+ * Linux VM (whose containers hcsshim creates through its own GCS bridge) -> ERROR_NOT_SUPPORTED; a VM that does not
+ * run -> HCS_E_INVALID_STATE. */
+static esys *hosting_system(const esys *s, int32_t *hr)
+{
+    esys *host = find_sys_by_id(s->ns, s->hosting_system_id);
+    *hr = 0;
+    if (!host || host->state == S_CREATING) {
+        *hr = fail(HCS_E_SYSTEM_NOT_FOUND, "The hosting system '%s' does not exist (ComputeSystem.HostingSystemId "
+                   "of '%s')", s->hosting_system_id, s->id);
+        return NULL;
+    }
+    if (!is_vm(host) || strcmp(host->os, "Windows") != 0) {
+        *hr = fail(FAKE_E_NOT_SUPPORTED, "'%s' cannot host '%s': only a Windows virtual machine (a utility VM) "
+                   "hosts a HostedSystem, and '%s' is a %s %s", host->id, s->id, host->id, host->os, host->type);
+        return NULL;
+    }
+    if (host->state != S_RUNNING || host->stopping) {
+        *hr = fail(HCS_E_INVALID_STATE, "The hosting system '%s' is %s: its guest creates a HostedSystem only "
+                   "while it runs", host->id, host->stopping ? "stopping" : STATE_NAMES[host->state]);
+        return NULL;
+    }
+    return host;
+}
+
+/* The OS build the layer folders declare (base last; the declaration nearest the base wins): 1 and *out, 0 for
+ * none, or HCS_E_INVALID_LAYER. Reads files: called with E released. */
+static int32_t read_declared_build(char *const *folders, size_t n, os_version *out, char *which, size_t size)
+{
+    for (size_t i = n; i-- > 0;) {
+        char *path = join_path(folders[i], OSCOMPAT_LAYER_FILE), msg[200];
+        size_t length;
+        uint32_t error;
+        char *text = plat_read_file(path, OSCOMPAT_MAX_DECLARATION, &length, &error);
+        int rc;
+        if (!text) {
+            /* choice: a folder without a declaration (or no folder at all) declares nothing. */
+            int32_t hr = error == ERROR_INVALID_DATA
+                             ? fail(HCS_E_INVALID_LAYER, "The layer declaration '%s' is larger than %u bytes", path,
+                                    (unsigned)OSCOMPAT_MAX_DECLARATION)
+                             : 0;
+            free(path);
+            if (hr) return hr;
+            continue;
+        }
+        rc = osver_from_declaration(text, out, msg, sizeof msg);
+        free(text);
+        if (rc < 0) {
+            int32_t hr = fail(HCS_E_INVALID_LAYER, "The layer declaration '%s' is invalid: %s", path, msg);
+            free(path);
+            return hr;
+        }
+        if (rc == 1) {
+            snprintf(which, size, "%s", path);
+            free(path);
+            return 1;
+        }
+        free(path);
+    }
+    return 0;
+}
+
+/* Whether the image s declares may run where s runs (E held): a Container process-isolated on the host, a
+ * HostedSystem process-isolated inside its utility VM (whose guest is a Windows Server of the VM's build), a
+ * utility VM's boot image with Hyper-V isolation on the host. 0, or ERROR_VMCOMPUTE_IMAGE_MISMATCH with the rule. */
+static int32_t check_image(const esys *s, const os_version *image, const char *which)
+{
+    char why[320], where_text[48], context[200];
+    os_version where = host_os;
+    if (s->hosted) {
+        int32_t hr;
+        esys *vm = hosting_system(s, &hr);
+        if (!vm) return hr;
+        if (!vm->has_os_build) return 0;   /* choice: a utility VM of unknown build checks nothing */
+        /* The guest of a utility VM is a Windows Server of the VM's build. */
+        where = vm->os_build;
+        where.client = 0;
+        osver_format(&where, 0, where_text, sizeof where_text);
+        snprintf(context, sizeof context, "'%s' inside the utility VM '%s' of %s", s->id, vm->id, where_text);
+    } else {
+        osver_format(&where, 1, where_text, sizeof where_text);
+        snprintf(context, sizeof context, "'%s' with %s on the host %s", s->id,
+                 s->utility_vm ? "Hyper-V isolation (a utility VM's boot image)" : "process isolation", where_text);
+    }
+    if (osver_isolation_allows(&where, image, s->utility_vm, why, sizeof why)) return 0;
+    /* HCSHResult.md HCS_E_IMAGE_MISMATCH, in vmcompute's ERROR_VMCOMPUTE_IMAGE_MISMATCH form. */
+    return fail(ERROR_VMCOMPUTE_IMAGE_MISMATCH, "The container operating system does not match the host operating "
+                "system: %s (%s; the image is declared in %s)", why, context, which);
+}
+
 int32_t engine_system_complete_create(uint64_t uid, int32_t failure)
 {
     esys *s;
+    int32_t hr = 0;
+    char **folders = NULL;
+    size_t nfolders = 0;
     tls_error[0] = 0;
     plat_mutex_lock(E);
     s = find_sys(uid);
@@ -919,11 +1337,68 @@ int32_t engine_system_complete_create(uint64_t uid, int32_t failure)
         plat_mutex_unlock(E);
         return fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
     }
-    if (failure) forget_sys(s);
-    else if (s->state == S_CREATING) s->state = S_CREATED;
+    if (failure || s->state != S_CREATING) {
+        if (failure) forget_sys(s);
+        plat_cond_broadcast(C);
+        plat_mutex_unlock(E);
+        return 0;
+    }
+    /* What HCS checks while it creates the system (the operation's result, HcsCreateComputeSystem.md): the host of
+     * a HostedSystem, and whether the image's OS fits. */
+    if (s->hosted) {
+        esys *vm = hosting_system(s, &hr);
+        if (vm) {
+            s->os = vm->os;
+            folders = calloc(s->nlayers + 1, sizeof *folders);
+            if (!folders) abort();
+            for (size_t i = 0; !hr && i < s->nlayers; i++) {
+                folders[nfolders] = host_path_of(vm, s->layers[i], &hr);
+                if (folders[nfolders]) nfolders++;
+            }
+        }
+    } else if (s->utility_vm || s->nlayers) {
+        folders = calloc(s->nlayers + 1, sizeof *folders);
+        if (!folders) abort();
+        if (s->utility_vm) folders[nfolders++] = boot_layer_folder(s->os_share_path);
+        else
+            for (size_t i = 0; i < s->nlayers; i++) folders[nfolders++] = xstrdup(s->layers[i]);
+    }
+    if (!hr && nfolders) {
+        os_version image;
+        char which[512] = "";
+        int32_t rc;
+        int dead;
+        s->pins++;
+        plat_mutex_unlock(E);
+        rc = read_declared_build(folders, nfolders, &image, which, sizeof which);
+        plat_mutex_lock(E);
+        dead = s->dead;
+        unpin(s);
+        if (dead) {
+            for (size_t i = 0; i < nfolders; i++) free(folders[i]);
+            free(folders);
+            plat_cond_broadcast(C);
+            plat_mutex_unlock(E);
+            return fail(HCS_E_SYSTEM_NOT_FOUND, "The compute system no longer exists");
+        }
+        if (rc < 0) hr = rc;
+        else if (rc == 1) {
+            hr = check_image(s, &image, which);
+            if (!hr) {
+                s->has_os_build = 1;
+                s->os_build = image;
+            }
+        }
+    }
+    /* The host may have stopped while the declarations were read. */
+    if (!hr && s->hosted) hosting_system(s, &hr);
+    for (size_t i = 0; i < nfolders; i++) free(folders[i]);
+    free(folders);
+    if (hr) forget_sys(s);
+    else s->state = S_CREATED;
     plat_cond_broadcast(C);
     plat_mutex_unlock(E);
-    return 0;
+    return hr;
 }
 
 int32_t engine_system_open(const char *ns, const char *id, uint64_t *uid)
@@ -1197,7 +1672,11 @@ static int known_property(const char *t)
     return 0;
 }
 
-static int is_vm(const esys *s) { return strcmp(s->type, "VirtualMachine") == 0; }
+/* A guest connection once the VM runs: one its document configures (SchemaReference.md VirtualMachine.GuestConnection
+ * "the virtual machine start will wait until a guest connection is established"), or HCS's own connection to the
+ * guest compute service of a Windows utility VM, which hcsshim never configures but queries right after Start
+ * (internal/uvm/start.go: PropertyTypeGuestConnection -> GuestConnectionInfo). */
+static int has_guest_connection(const esys *s) { return s->guest_connection || s->utility_vm; }
 
 /* Whether s can answer property type t (E held): 0, or the HRESULT (with its message) that answers instead. */
 static int32_t property_support(const esys *s, const char *t)
@@ -1216,9 +1695,11 @@ static int32_t property_support(const esys *s, const char *t)
          * until a guest connection is established." choice: without one configured, or while the VM does not run,
          * there is no connection to describe -> HCS_E_CONNECT_FAILED. */
         if (strcmp(t, "GuestConnection") == 0 &&
-            (!s->guest_connection || (s->state != S_RUNNING && s->state != S_PAUSED)))
+            (!has_guest_connection(s) || (s->state != S_RUNNING && s->state != S_PAUSED)))
             return fail(HCS_E_CONNECT_FAILED, "'%s' has no guest connection (%s)", s->id,
-                        s->guest_connection ? "it is not running" : "its document configures no GuestConnection");
+                        has_guest_connection(s) ? "it is not running"
+                                                : "its document configures no GuestConnection and it is not a "
+                                                  "utility VM");
         return 0;
     }
     /* choice: types the fake cannot model fail with ERROR_NOT_SUPPORTED (hcsshim IsNotSupported); unknown ones
@@ -1296,16 +1777,56 @@ static void write_regions(json_writer *w, const esys *s)
     jw_arr_end(w);
 }
 
-/* GuestConnectionInfo {SupportedSchemaVersions, ProtocolVersion, GuestDefinedCapabilities} (SchemaReference.md).
- * choice: the guest supports the schema versions the service does; protocol version 4 (hcsshim
- * internal/gcs/guestconnection.go protocolVersion); the capabilities of hcsshim schema1.GuestDefinedCapabilities,
- * all supported. */
-static void write_guest_connection(json_writer *w)
+/* GuestConnectionInfo {SupportedSchemaVersions, ProtocolVersion, GuestDefinedCapabilities} (SchemaReference.md;
+ * hcsshim schema1.GuestConnectionInfo / GuestDefinedCapabilities). A utility VM whose boot image declares its build
+ * answers for that build: the schema versions the build accepts (SchemaReference.md's version map), protocol 4
+ * (hcsshim internal/gcs/guestconnection.go protocolVersion; test/functional uvm_properties_test.go expects >= 4 of a
+ * WCOW UVM), NamespaceAddRequestSupported and SignalProcessSupported from 17763 on (the same test expects both of an
+ * RS5+ WCOW UVM; internal/uvm/capabilities.go: signals "added RS5+ guests"), and DumpStacks, DeleteContainerState
+ * and UpdateContainer with them (choice); LogForwarding and HostProcessContainer, features of newer guests, are not
+ * modelled (absent: hcsshim's fields are omitempty). Anything else (a VM configuring GuestConnection, a UVM of
+ * unknown build): choice, the 2.6 guest with every capability of schema1.GuestDefinedCapabilities but those two. */
+static void write_guest_connection(json_writer *w, const esys *s)
 {
-    jw_raw(w, "{\"SupportedSchemaVersions\":[{\"Major\":2,\"Minor\":6}],\"ProtocolVersion\":4,"
-              "\"GuestDefinedCapabilities\":{\"NamespaceAddRequestSupported\":true,\"SignalProcessSupported\":true,"
-              "\"DumpStacksSupported\":true,\"DeleteContainerStateSupported\":true,"
-              "\"UpdateContainerSupported\":true}}");
+    int minor = 6, rs5 = 1;
+    if (s->utility_vm && s->has_os_build) {
+        minor = osver_highest_schema_minor(s->os_build.build);
+        rs5 = s->os_build.major > 10 || (s->os_build.major == 10 && s->os_build.build >= 17763u);
+    }
+    jw_obj_begin(w);
+    jw_key(w, "SupportedSchemaVersions");
+    jw_arr_begin(w);
+    if (minor > 0) {
+        jw_obj_begin(w);
+        jw_key(w, "Major");
+        jw_uint(w, 2);
+        jw_key(w, "Minor");
+        jw_uint(w, (uint64_t)minor);
+        jw_obj_end(w);
+    } else {
+        jw_obj_begin(w);
+        jw_key(w, "Major");
+        jw_uint(w, 1);
+        jw_key(w, "Minor");
+        jw_uint(w, 0);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+    jw_key(w, "ProtocolVersion");
+    jw_uint(w, 4);
+    jw_key(w, "GuestDefinedCapabilities");
+    jw_obj_begin(w);
+    if (rs5) {
+        static const char *const caps[] = { "NamespaceAddRequestSupported", "SignalProcessSupported",
+                                            "DumpStacksSupported", "DeleteContainerStateSupported",
+                                            "UpdateContainerSupported" };
+        for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+            jw_key(w, caps[i]);
+            jw_bool(w, 1);
+        }
+    }
+    jw_obj_end(w);
+    jw_obj_end(w);
 }
 
 static void write_property(json_writer *w, esys *s, const char *t)
@@ -1314,7 +1835,7 @@ static void write_property(json_writer *w, esys *s, const char *t)
     else if (strcmp(t, "Statistics") == 0) write_statistics(w, s);
     else if (strcmp(t, "Memory") == 0) write_memory(w, s);
     else if (strcmp(t, "SharedMemoryRegion") == 0) write_regions(w, s);
-    else if (strcmp(t, "GuestConnection") == 0) write_guest_connection(w);
+    else if (strcmp(t, "GuestConnection") == 0) write_guest_connection(w, s);
     else jw_bool(w, s->terminate_on_last_close);
 }
 
@@ -2103,12 +2624,6 @@ static void service_reset(void)
     }
 }
 
-static int ascii_ieq(const char *a, const char *b)
-{
-    while (*a && *b && ((*a | 0x20) == (*b | 0x20))) { a++; b++; }
-    return !*a && !*b;
-}
-
 /* SchemaReference.md "Guid": 8-4-4-4-12 hexadecimal digits. */
 static int is_guid(const char *g)
 {
@@ -2569,6 +3084,7 @@ void engine_reset(void)
     }
     qtail = NULL;
     service_reset();
+    load_host_os();
     disconnected = 0;
     plat_cond_broadcast(C);
     plat_mutex_unlock(E);

@@ -102,6 +102,13 @@ int32_t engine_service_properties(const char *query, char **result);
  * engine_last_error(). */
 int32_t engine_service_modify(const char *settings, char **result);
 
+/* ---- the host's OS version ----
+ * The version container images are checked against (oscompat.h): PYHCS_HOST_OS_VERSION of the engine's process,
+ * else OSCOMPAT_DEFAULT_HOST; engine_reset reads it again. version NULL: only report it; "": back to the
+ * environment's (or the default); else the new host ("10.0.17763.1234 [server|client]", E_INVALIDARG for anything
+ * else, nothing changed). *current (malloc'd) is the host afterwards, in that format. */
+int32_t engine_host_os(const char *version, char **current);
+
 /* ---- control (FakeHcs*) ---- */
 void engine_set_disconnected(int disconnected);
 int engine_is_disconnected(void);

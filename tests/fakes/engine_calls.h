@@ -117,3 +117,6 @@ ENGINE_CALL_VOID(31, process_release, (uint64_t puid),
 ENGINE_CALL(32, int32_t, service_modify, (const char *settings, char **result),
             "s>S", (settings, result), HCS_E_SERVICE_DISCONNECT,
             local_engine_service_modify(S(0), OUT_S(1)))
+ENGINE_CALL(33, int32_t, host_os, (const char *version, char **current),
+            "s>S", (version, current), HCS_E_SERVICE_DISCONNECT,
+            local_engine_host_os(S(0), OUT_S(1)))

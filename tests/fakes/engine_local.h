@@ -36,6 +36,7 @@
 #define engine_process_pid local_engine_process_pid
 #define engine_service_properties local_engine_service_properties
 #define engine_service_modify local_engine_service_modify
+#define engine_host_os local_engine_host_os
 #define engine_set_disconnected local_engine_set_disconnected
 #define engine_is_disconnected local_engine_is_disconnected
 #define engine_unexpected_exit local_engine_unexpected_exit

@@ -69,6 +69,17 @@ FAKEHCS_API int FakeHcsSimulateUnexpectedExit(const char *systemId, int32_t stat
 
 FAKEHCS_API void FakeHcsGetCounters(FAKEHCS_COUNTERS *counters);
 
+/* The host the fake checks container images against (0xC0370101 when one does not fit; README "Utility VMs and
+ * pods"): `version` in pyhcs.compat's PYHCS_HOST_OS_VERSION format, "<major>.<minor>.<build>[.<revision>]
+ * [server|client]"; NULL or "" goes back to PYHCS_HOST_OS_VERSION of the engine's process (the service's, in
+ * service mode), or "10.0.20348.2655 server" when it is unset. FakeHcsReset does the same. Returns 0, -1 for text
+ * that is not a host (nothing changes), -2 when the service cannot be reached. */
+FAKEHCS_API int FakeHcsSetHostOsVersion(const char *version);
+
+/* Writes the host's version (the format above, always with its SKU) into buffer; returns its length, or -1 when
+ * buffer is too small (or NULL) and -2 when the service cannot be reached. */
+FAKEHCS_API int FakeHcsGetHostOsVersion(char *buffer, uint32_t size);
+
 /* Waits until no operation work is queued or running, every engine event has been handed to the handles and no
  * callback is queued or running. Returns 1 when idle, 0 on timeout. (Added for the leak checks of the tests.) */
 FAKEHCS_API int FakeHcsWaitIdle(uint32_t timeout_ms);

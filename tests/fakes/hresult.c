@@ -18,7 +18,8 @@ const char *fake_hresult_message(int32_t hr)
     case 0x8007010Bu: return "The directory name is invalid.";
     case 0x80070490u: return "Element not found.";
     case 0x80370100u: return "The virtual machine or container exited unexpectedly while starting.";
-    case 0x80370101u: return "The container operating system does not match the host operating system.";
+    case 0x80370101u: case 0xC0370101u:
+        return "The container operating system does not match the host operating system.";
     case 0x80370102u: return "The virtual machine could not be started because a required feature is not installed.";
     case 0x80370105u: return "The requested virtual machine or container operation is not valid in the current state.";
     case 0x80370106u: return "The virtual machine or container exited unexpectedly.";

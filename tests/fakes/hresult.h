@@ -56,6 +56,9 @@
 #define HCS_E_PROCESS_ALREADY_STOPPED FAKE_HR(0x8037011Fu)
 #define HCS_E_SYSTEM_NOT_CONFIGURED_FOR_OPERATION FAKE_HR(0x80370120u)
 #define HCS_E_OPERATION_ALREADY_CANCELLED FAKE_HR(0x80370121u)
+/* The form vmcompute reports an image mismatch in: ERROR_VMCOMPUTE_IMAGE_MISMATCH (winerror.h; hcsshim users see
+ * "The container operating system does not match the host operating system. (0xc0370101)"). */
+#define ERROR_VMCOMPUTE_IMAGE_MISMATCH FAKE_HR(0xC0370101u)
 
 /* A short English text for an HRESULT (used as ResultError.ErrorMessage when nothing better is known). */
 const char *fake_hresult_message(int32_t hr);

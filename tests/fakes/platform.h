@@ -139,5 +139,15 @@ uint32_t plat_copy_tree(const char *src, const char *dst); /* dst directory is c
 uint32_t plat_remove_tree(const char *path);
 uint32_t plat_write_file(const char *path, const void *data, size_t len);
 int plat_dir_is_empty(const char *path);
+/* The whole file as a malloc'd NUL-terminated buffer (*size bytes, NUL not counted); NULL with a Win32 error in
+ * *error (ERROR_FILE_NOT_FOUND when absent, ERROR_INVALID_DATA when larger than max). */
+char *plat_read_file(const char *path, size_t max, size_t *size, uint32_t *error);
+/* The directory separator of host paths: '/' (POSIX) or '\\' (Windows). */
+char plat_path_separator(void);
+
+/* ---- environment ---- */
+/* A malloc'd UTF-8 copy of the environment variable, or NULL when unset. The OS's environment as it is now
+ * (Windows: GetEnvironmentVariableW, which Python's os.environ updates; a CRT's getenv copy may not be). */
+char *plat_getenv(const char *name);
 
 #endif

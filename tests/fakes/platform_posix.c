@@ -661,6 +661,69 @@ uint32_t plat_write_file(const char *path, const void *data, size_t len)
     return 0;
 }
 
+char *plat_read_file(const char *path, size_t max, size_t *size, uint32_t *error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t len = 0, cap = 4096;
+    char *buf;
+    *size = 0;
+    *error = 0;
+    if (fd < 0) {
+        *error = win32_from_errno(errno);
+        return NULL;
+    }
+    buf = malloc(cap + 1);
+    if (!buf) abort();
+    for (;;) {
+        ssize_t n;
+        if (len == cap) {
+            if (cap >= max) {
+                free(buf);
+                close(fd);
+                *error = ERROR_INVALID_DATA;
+                return NULL;
+            }
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            if (!buf) abort();
+        }
+        n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            *error = win32_from_errno(errno);
+            free(buf);
+            close(fd);
+            return NULL;
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (len > max) {
+        free(buf);
+        *error = ERROR_INVALID_DATA;
+        return NULL;
+    }
+    buf[len] = 0;
+    *size = len;
+    return buf;
+}
+
+char plat_path_separator(void) { return '/'; }
+
+char *plat_getenv(const char *name)
+{
+    const char *v = getenv(name);
+    char *copy;
+    size_t n;
+    if (!v) return NULL;
+    n = strlen(v) + 1;
+    copy = malloc(n);
+    if (!copy) abort();
+    memcpy(copy, v, n);
+    return copy;
+}
+
 int plat_dir_is_empty(const char *path)
 {
     DIR *d = opendir(path);

@@ -836,6 +836,76 @@ uint32_t plat_write_file(const char *path, const void *data, size_t len)
     return rc;
 }
 
+char *plat_read_file(const char *path, size_t max, size_t *size, uint32_t *error)
+{
+    wchar_t *w = widen(path);
+    HANDLE h;
+    LARGE_INTEGER length;
+    char *buf;
+    DWORD got = 0;
+    *size = 0;
+    *error = 0;
+    if (!w) {
+        *error = ERROR_BAD_PATHNAME;
+        return NULL;
+    }
+    h = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                    FILE_ATTRIBUTE_NORMAL, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        *error = GetLastError();
+        return NULL;
+    }
+    if (!GetFileSizeEx(h, &length)) {
+        *error = GetLastError();
+        CloseHandle(h);
+        return NULL;
+    }
+    if (length.QuadPart < 0 || (unsigned long long)length.QuadPart > max) {
+        *error = ERROR_INVALID_DATA;
+        CloseHandle(h);
+        return NULL;
+    }
+    buf = malloc((size_t)length.QuadPart + 1);
+    if (!buf) abort();
+    if (length.QuadPart > 0 && (!ReadFile(h, buf, (DWORD)length.QuadPart, &got, NULL) || got != length.QuadPart)) {
+        *error = GetLastError() ? GetLastError() : ERROR_INVALID_DATA;
+        free(buf);
+        CloseHandle(h);
+        return NULL;
+    }
+    CloseHandle(h);
+    buf[got] = 0;
+    *size = got;
+    return buf;
+}
+
+char plat_path_separator(void) { return '\\'; }
+
+char *plat_getenv(const char *name)
+{
+    wchar_t *wname = widen(name), *value;
+    DWORD n;
+    char *result;
+    if (!wname) return NULL;
+    n = GetEnvironmentVariableW(wname, NULL, 0);
+    if (n == 0) {
+        free(wname);
+        return NULL;
+    }
+    value = malloc((size_t)n * sizeof *value);
+    if (!value) abort();
+    if (GetEnvironmentVariableW(wname, value, n) >= n) {
+        free(value);
+        free(wname);
+        return NULL;
+    }
+    free(wname);
+    result = narrow(value);
+    free(value);
+    return result;
+}
+
 int plat_dir_is_empty(const char *path)
 {
     wchar_t *w = widen(path), *pattern;

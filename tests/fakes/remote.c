@@ -85,7 +85,7 @@ static uint32_t rep_latency_all;
 static struct rep_latency { char *function; uint32_t ms; } *rep_latency;
 static size_t rep_nlatency;
 
-static _Thread_local char tls_error[512];
+static _Thread_local char tls_error[1024];
 
 static void set_error(const char *fmt, ...)
 {

@@ -12,6 +12,8 @@ from typing import Any, Dict, Iterator
 
 import pytest
 
+import pyhcs
+
 from tests.runhcs.support import Cli, ThreadLauncher, make_bundle, shell
 from tests.runtime_spec import errors as schema_errors
 from tests.support import IS_WINDOWS
@@ -448,8 +450,14 @@ def test_a_credential_spec_asks_hcs_for_a_credential_guard_instance(cli: Cli, tm
     config = json.load(open(os.path.join(bundle, "config.json")))
     config["windows"]["credentialSpec"] = '{"CmsPlugins":["ActiveDirectory"]}'
     json.dump(config, open(os.path.join(bundle, "config.json"), "w"))
-    # The fake accepts the AddInstance request but has no ContainerCredentialGuard service property (it answers
-    # ERROR_NOT_SUPPORTED), so this shows the request being made and HCS's answer reaching the user.
-    text = cli.fails("create", "-b", bundle, "c1")
-    assert text.startswith("failed to retrieve container credential guard instances: ")
-    assert cli("list", "-q").out == b""
+    # hcsshim internal/credentials CreateCredentialGuard: AddInstance through HcsModifyServiceSettings, then the
+    # instance is read back from the ContainerCredentialGuard service property (the fake models both, issue 9).
+    assert cli("create", "-b", bundle, "c1").code == 0
+    props = pyhcs.get_service_properties(["ContainerCredentialGuard"])
+    assert "c1" in json.dumps(props), props
+    assert cli("delete", "c1").code == 0
+    # The container's helper removes its instance when it ends (RemoveInstance, as hcsshim releases it).
+    deadline = time.monotonic() + 10
+    while "c1" in json.dumps(pyhcs.get_service_properties(["ContainerCredentialGuard"])):
+        assert time.monotonic() < deadline, "the credential guard instance outlived its container"
+        time.sleep(0.02)

@@ -1,0 +1,5 @@
+import sys
+
+from boxctl import main
+
+sys.exit(main())
