@@ -1,10 +1,10 @@
 """The lifetime rules of the fast callback path (issue 13), each a promise the optimisations must keep.
 
-An awaited call's completion callback only queues the call for its event loop, which reads the result and closes the
-operation in its next batch ("an operation can be closed from within a callback", HcsCloseOperation.md: closing it
-later, from the loop, is closing it from anywhere, as hcsshim does after reading the result). So the operation
-handle must stay valid until the loop closes it; every queued completion must still be released when its loop is
-closed first or never runs again; a handle's lease is counted without a lock and must never close under a call; an
+An awaited call's completion callback reads the result, frees the string and closes the operation on HCS's thread
+("an operation can be closed from within a callback", HcsCloseOperation.md), then queues the call for its event
+loop, which returns the handle's lease and settles the future in its next batch. So the operation is released as
+soon as HCS completes it, whether or not the loop runs; every queued completion must still be released when its
+loop is closed first or never runs again; a handle's lease is counted without a lock and must never close under a call; an
 event stream must never miss an event pushed while its consumer goes to sleep.
 """
 
@@ -36,26 +36,29 @@ def _start_calls(system: ComputeSystem, loop: asyncio.AbstractEventLoop, fake: A
     return futures
 
 
-def test_the_operation_stays_open_until_the_loop_has_read_its_result(fake) -> None:
-    """The completion callback returns to HCS before pyhcs closes the operation; HCS keeps the handle valid until
-    HcsCloseOperation (HcsCloseOperation.md), and pyhcs closes it right after reading the result, on the loop."""
+def test_the_completion_callback_releases_the_operation_and_the_loop_the_lease(fake) -> None:
+    """The completion callback copies and frees the result and closes the operation on HCS's thread (allowed inside
+    the callback, HcsCloseOperation.md), so HCS holds nothing once the call is complete; the call itself -- its
+    registry entry and the system handle's lease -- stays with pyhcs until the loop has settled the future."""
     with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
         system.start(timeout=10)
         loop = asyncio.new_event_loop()
         try:
             futures = _start_calls(system, loop, fake, 20)
-            assert fake.counters()["OpenOperations"] == 20  # completed, still open: the loop has not run
+            counters = fake.counters()
+            assert counters["OpenOperations"] == 0  # closed by the callbacks, though the loop has not run
+            assert counters["OutstandingStrings"] == 0  # every result document copied and freed
+            assert pyhcs.operation.outstanding() == 20  # not settled yet: the loop has not run
             results = loop.run_until_complete(asyncio.gather(*futures))
             assert all(r["State"] == "Running" for r in results)
-            assert fake.counters()["OpenOperations"] == 0
             assert pyhcs.operation.outstanding() == 0
         finally:
             loop.close()
 
 
 def test_completions_queued_for_a_loop_closed_before_it_ran_them_are_released(fake) -> None:
-    """loop.close() drops the wakeup pyhcs scheduled for the completions it queued: nothing would ever read those
-    results, close those operations or return the system handle's lease. pyhcs notices the closed loop when it next
+    """loop.close() drops the wakeup pyhcs scheduled for the completions it queued: nothing would ever return the
+    system handle's lease those calls hold (their operations were closed by their callbacks). pyhcs notices the closed loop when it next
     looks (a new loop, ``operation.outstanding()``/``drain()``, or exit) and releases them there."""
     system = ComputeSystem.create(unique_id(), container_document(), timeout=10)
     system.start(timeout=10)

@@ -4,8 +4,8 @@ To asyncio: ``loop.call_soon_threadsafe`` costs a self-pipe write and a loop ite
 wakeup drains everything queued since the previous one (measured twice the throughput of one wakeup per operation
 with 100-1000 operations in flight, ../shared/reference/ffi-callback-path.md). A future that was cancelled meanwhile
 is skipped, never an error. Operation completions travel as the operation's own record (``LoopDelivery.settle``):
-the HCS thread only queues it, and the loop takes the result and closes the operation in its drained batch
-(``operation._AsyncCall``).
+the HCS thread reads the result, closes the operation and queues the record; the loop parses and settles in its
+drained batch (``operation._AsyncCall``).
 
 To user callbacks: they run on one pyhcs thread, never on an HCS thread, so a callback may call any pyhcs method --
 including ``close()``, which on an HCS thread would wait for the callback itself.
@@ -19,7 +19,6 @@ import queue
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Tuple
 
-from ._ffi import ffi, local_free_function
 
 if TYPE_CHECKING:
     import asyncio
@@ -30,18 +29,15 @@ _get_ident = threading.get_ident
 class LoopDelivery:
     """Runs functions on one event loop, many per wakeup."""
 
-    __slots__ = ("loop", "_calls", "_completions", "_scheduled", "_doc")
+    __slots__ = ("loop", "_calls", "_completions", "_scheduled")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._calls: Deque[Tuple[Callable[..., None], Tuple[Any, ...]]] = collections.deque()
         # Operation completions, the bulk of the traffic, in their own queue: an item is the record itself
-        # (``record._settle(doc, free)`` on the loop), with no tuple to build or unpack.
+        # (``record._settle()`` on the loop), with no tuple to build or unpack.
         self._completions: Deque[Any] = collections.deque()
         self._scheduled = False
-        # The PWSTR * every completion drained on this loop reads its result into: one allocation per loop
-        # instead of one per operation (drains of one loop never overlap).
-        self._doc = ffi.new("PWSTR *")
 
     def call(self, fn: Callable[..., None], *args: Any) -> None:
         """Queue ``fn(*args)`` to run on the loop (any thread). If the loop is closed, whatever is queued is handed
@@ -51,8 +47,8 @@ class LoopDelivery:
             self._wake()
 
     def settle(self, record: Any) -> None:
-        """Queue an operation completion (any thread, usually HCS's): ``record._settle(doc, free)`` runs on the
-        loop, or ``record._finish_here()`` if the loop is closed."""
+        """Queue an operation completion (any thread, usually HCS's): ``record._settle()`` runs on the loop, or
+        ``record._finish_here()`` if the loop is closed."""
         self._completions.append(record)
         if not self._scheduled:
             self._wake()
@@ -95,8 +91,6 @@ class LoopDelivery:
     def _drain(self) -> None:
         calls = self._calls
         completions = self._completions
-        doc = self._doc
-        free = None
         while True:
             while calls:
                 fn, args = calls.popleft()
@@ -104,17 +98,14 @@ class LoopDelivery:
                     fn(*args)
                 except Exception as exc:  # noqa: BLE001
                     self.loop.call_exception_handler({"message": "pyhcs delivery failed", "exception": exc})
-            if completions and free is None:
-                free = local_free_function()  # once per drain, and only when there are results to free
             while completions:
                 try:
-                    completions.popleft()._settle(doc, free)
+                    completions.popleft()._settle()
                 except Exception as exc:  # noqa: BLE001
                     self.loop.call_exception_handler({"message": "pyhcs delivery failed", "exception": exc})
             # Reset the flag only once both queues are empty, then look again: a producer that saw the flag still
             # set appended before this reset, so its item is seen below; one that sees it cleared wakes the loop.
-            # Completions arriving while this drain runs (the loop releases the GIL at every HCS call it makes
-            # here) are taken in the same drain, with no extra wakeup. The drain ends: every item is an operation
+            # Completions arriving while this drain runs are taken in the same drain, with no extra wakeup. The drain ends: every item is an operation
             # or event of this process, arriving no faster than HCS completes them.
             self._scheduled = False
             if not calls and not completions:

@@ -6,8 +6,9 @@ runs after the program's own handlers registered later), pyhcs:
 
 1. waits up to ``pyhcs.operation.EXIT_GRACE_SECONDS`` (default 10 s) for HCS to finish the operations in flight --
    awaited ones, and those adopted after a timed-out wait -- so their results are released normally. An awaited
-   operation's completion is queued for its event loop, which reads the result and closes the operation; no loop
-   runs any more at this point, so this step does it for every completion queued (``operation.finish_completed``);
+   operation's completion callback closes the operation and queues the call for its event loop, which returns the
+   handle's lease; no loop runs any more at this point, so this step does that for every completion queued
+   (``operation.finish_completed``);
 2. runs what is already queued for pyhcs's own threads: native closes requested on HCS threads, and user event
    callbacks (a callback registered with ``on_event`` sees the events that arrived before exit);
 3. closes every HCS handle still open: HcsCloseComputeSystem / HcsCloseProcess unregister the event callback and

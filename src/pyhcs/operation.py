@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, List, NamedTuple, Op
 
 from . import _callbacks, _delivery, _timeouts, _trace
 from ._delivery import LoopDelivery, delivery_for, every_delivery, reject, running_delivery, sweep_closed
-from ._ffi import ffi, lib
+from ._ffi import ffi, lib, local_free_function
 from ._strings import parse_document, take_wide
 from .enums import INFINITE, OperationType
 from .errors import HcsError, error_from_hresult
@@ -544,25 +544,25 @@ class _AsyncCall:
 
     ``Operation`` serves every way of waiting (synchronous waits with timeouts, ``begin()``, hooks, adoption) and
     guards its state with a lock; this record serves one way only, so it needs no lock: it is made on the loop's
-    thread, HCS's completion callback only queues it for that loop (no FFI call and no lock on the HCS thread, so
-    that thread holds the GIL as briefly as possible), and the loop, in the batch of its next wakeup, takes the
-    result, frees the string, closes the operation and settles the future (``_settle``).
+    thread; HCS's completion callback takes the result, frees the string and closes the operation ("an operation
+    can be closed from within a callback", HcsCloseOperation.md), then queues the record for its loop; the loop, in
+    the batch of its next wakeup, returns the handle's lease, parses the document and settles the future
+    (``_settle``), with no FFI call. (Reading the result on the loop instead was measured slower: every FFI call
+    on the loop releases the GIL to a waiting completion thread, and the loop thread is the one every operation
+    waits for; docs/performance.md.)
 
-    Lifetime: the registry entry (the callback's context) lives from before ``HcsCreateOperation`` until the
-    operation is closed, so the completion callback always finds it and nothing can close the operation without
-    taking it out first. Taking it out (``dict.pop``, one atomic step) is the claim: exactly one of the loop
-    (``_settle``) or a fallback (``_finish_here``: the loop was closed first, or the interpreter is exiting) reads
-    the result and closes the handle. The completion callback returns to HCS before the operation is closed, which
-    HCS allows: "an operation can be closed from within a callback" or from anywhere (HcsCloseOperation.md), and
-    hcsshim closes its operations after reading their result, outside the callback."""
+    Lifetime: the registry entry (the callback's context) lives from before ``HcsCreateOperation`` until the record
+    is settled, so the completion callback always finds it. Taking it out (``dict.pop``, one atomic step) is the
+    claim: exactly one of the loop (``_settle``) or a fallback (``_finish_here``: the loop was closed first, or the
+    interpreter is exiting) returns the lease and runs ``on_error``. The operation handle is closed by the
+    completion callback alone, so nothing else ever touches it after the call started."""
 
-    __slots__ = ("function", "system_id", "process_id", "handle", "key", "lease", "keep", "future", "transform",
-                 "on_error", "delivery", "t0")
+    __slots__ = ("function", "system_id", "process_id", "key", "lease", "keep", "future", "transform",
+                 "on_error", "delivery", "t0", "hr", "text")
 
     function: str
     system_id: Optional[str]
     process_id: Optional[int]
-    handle: Any  # the HCS_OPERATION
     key: Any  # its registry key, the ``void *`` context HCS calls back with
     lease: Optional["Lease"]
     keep: Any
@@ -571,9 +571,26 @@ class _AsyncCall:
     on_error: Optional[Callable[[BaseException], None]]
     delivery: "LoopDelivery"
     t0: Optional[float]
+    hr: int  # HCS's result, set by the completion callback
+    text: Any  # the result document (str or None), or the exception that reading it raised
 
     # -- HCS thread ----------------------------------------------------------------------------------------
     def _on_native_completion(self, operation: Any) -> None:
+        try:
+            doc = _new("PWSTR *")
+            self.hr = lib.HcsGetOperationResult(operation, doc)
+            p = doc[0]
+            if p:  # a NULL cdata is false
+                try:
+                    self.text = _string(p)
+                finally:
+                    (_local_free or _bind_local_free())(p)
+            else:
+                self.text = None
+        except BaseException as exc:  # noqa: BLE001 - goes to the awaiting task; the operation is still closed
+            self.hr = 0
+            self.text = exc
+        lib.HcsCloseOperation(operation)
         self.delivery.settle(self)
 
     def _on_native_error(self, exc: BaseException) -> None:
@@ -585,42 +602,27 @@ class _AsyncCall:
             pass
 
     # -- the loop ------------------------------------------------------------------------------------------
-    def _settle(self, doc: Any, free: Any) -> None:
-        """Take the result, close the operation, settle the future: on the loop, in its drained batch (*doc*: the
-        loop's ``PWSTR *``, *free*: LocalFree)."""
+    def _settle(self) -> None:
+        """Return the lease, parse the result and settle the future: on the loop, in its drained batch."""
         key = self.key
         if _pop_operation(key, None) is None:  # claimed by _finish_here (interpreter exit)
             return
-        handle = self.handle
-        future = self.future
-        try:
-            doc[0] = _NULL  # reused: a call that leaves it unset must not hand back the previous (freed) string
-            hr = lib.HcsGetOperationResult(handle, doc)
-            text = doc[0]
-            if text != _NULL:
-                try:
-                    text = _string(text)
-                finally:
-                    free(doc[0])
-            else:
-                text = None
-        except BaseException as exc:  # noqa: BLE001 - goes to the awaiting task; the operation is still closed
-            lib.HcsCloseOperation(handle)
-            _free_keys.append(key)
-            self._release()
-            self._fail(future, exc)
-            return
-        lib.HcsCloseOperation(handle)
-        _free_keys.append(key)  # HCS calls back once per operation: the key can serve another one now
+        _free_keys.append(key)  # HCS calls back once per operation, and it is closed: the key can serve another
         self.keep = None
-        if self.lease is not None:
-            self.lease.release()
+        lease = self.lease
+        if lease is not None:
+            lease.release()
+        future = self.future
+        hr = self.hr
+        text = self.text
         if self.t0 is not None:
             _trace.call(self.function, hr, self.t0, self.system_id, self.process_id)
         if hr < 0:
             self._fail(future, self._error(hr, text))
             return
         try:
+            if text.__class__ is not str and text is not None:
+                raise text
             value = parse_document(text)
             if self.transform is not None and not future.done():
                 value = self.transform(value, None)
@@ -640,20 +642,19 @@ class _AsyncCall:
 
     # -- anywhere ------------------------------------------------------------------------------------------
     def _finish_here(self, error: Optional[BaseException] = None) -> None:
-        """Read the result and close the operation on this thread, when the loop cannot: it was closed before the
-        completion ran there (any thread, HCS's included: closing an operation there is allowed), or the
-        interpreter is exiting. Nobody can be told of the result, so what the call held is given back and its
-        ``on_error`` runs, as for a cancelled await."""
+        """Release the call on this thread, when the loop cannot: it was closed before the completion ran there,
+        or the interpreter is exiting (the operation itself was closed by the completion callback). Nobody can be
+        told of the result, so what the call held is given back and its ``on_error`` runs, as for a cancelled
+        await."""
         if _pop_operation(self.key, None) is None:  # claimed by the loop
             return
-        try:
-            hr, text, _ = _collect(self.handle, False)
-        except BaseException as exc:  # noqa: BLE001 - release everything all the same
-            hr, text, error = 0, None, error or exc
-        lib.HcsCloseOperation(self.handle)
         self._release()
-        if error is None and hr < 0:
-            error = self._error(hr, text)
+        if error is None:
+            text = getattr(self, "text", None)
+            if isinstance(text, BaseException):
+                error = text
+            elif getattr(self, "hr", 0) < 0:
+                error = self._error(self.hr, text)
         if self.on_error is not None:
             try:
                 self.on_error(error if error is not None else _cancelled())
@@ -674,9 +675,18 @@ class _AsyncCall:
 _new_call = _AsyncCall.__new__
 _pop_operation = _operation_items.pop
 _string = ffi.string
+_local_free: Any = None  # LocalFree, bound at the first completion (pyhcs binds HCS lazily)
+
+
+def _bind_local_free() -> Any:
+    global _local_free
+    _local_free = local_free_function()
+    return _local_free
+
+
 # Registry keys (``void *`` contexts) of finished asynchronous operations, for the next ones: HCS calls an
-# operation's completion callback once, so once the loop took the entry out and closed the operation, nothing can
-# come back with its key. Reusing it saves making a pointer object per call (ffi.cast, ~0.15 µs).
+# operation's completion callback once, and that callback closed the operation before the loop took the entry out,
+# so nothing can come back with its key. Reusing it saves making a pointer object per call (ffi.cast, ~0.15 µs).
 _free_keys: List[Any] = []
 
 
@@ -753,7 +763,7 @@ def run_async_on(
         key = _free_keys.pop() if _free_keys else _operations.new_key()
         _operation_items[key] = record
         record.key = key
-        record.handle = handle = lib.HcsCreateOperation(key, _callbacks.operation_trampoline)
+        handle = lib.HcsCreateOperation(key, _callbacks.operation_trampoline)
         if handle == _NULL:
             raise error_from_hresult(E_OUTOFMEMORY, function="HcsCreateOperation")
         hr = fn(target, handle, document, *extra) if extra else fn(target, handle, document)
@@ -876,7 +886,7 @@ EXIT_GRACE_SECONDS = 10.0
 
 def outstanding() -> int:
     """Operations pyhcs has not released yet: in flight in HCS, or completed and queued for a loop that has not
-    taken their result yet (awaited ones, and those adopted after a timed-out wait)."""
+    settled them yet (awaited ones, and those adopted after a timed-out wait)."""
     sweep_closed()
     return len(_operations) + _reaper.pending()
 
@@ -900,8 +910,8 @@ def drain(timeout: float) -> bool:
 
 
 def finish_completed() -> None:
-    """Interpreter exit: no event loop runs any more, so release here every completion still queued for one (read
-    the result, close the operation, return the lease)."""
+    """Interpreter exit: no event loop runs any more, so release here every completion still queued for one (return
+    the lease, run ``on_error``; the completion callback closed the operation already)."""
     sweep_closed()
     for delivery in every_delivery():
         delivery.abandon()
