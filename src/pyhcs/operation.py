@@ -847,11 +847,13 @@ class _Reaper:
                     return
             finished = [op for op in ops if not op._still_running()]
             if finished:
+                for op in finished:
+                    self._finish(op)
+                # Only now do they stop counting as pending: drain() (and interpreter exit) must not see zero while
+                # a finished operation's release -- closing the handle it created, say -- is still running.
                 gone = set(map(id, finished))
                 with self._lock:
                     self._ops = [op for op in self._ops if id(op) not in gone]
-                for op in finished:
-                    self._finish(op)
                 interval = 0.001
                 continue
             self._wake.wait(interval)
