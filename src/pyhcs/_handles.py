@@ -100,6 +100,13 @@ class Lease:
             return
         self._on_closed = on_closed  # before _closing: whoever sees _closing runs the close with this
         self._closing = True
+        if self._users:
+            # Some users may be asynchronous calls whose completion was queued for an event loop that was closed
+            # before it ran them (asyncio.run() closes its loop as soon as the main coroutine returns): nothing
+            # would ever return their lease, and this close would wait forever. Release those now.
+            from ._delivery import sweep_closed
+
+            sweep_closed()
         if not self._users:
             self._close_native_once()
 
