@@ -115,23 +115,47 @@ def test_service_disconnect_fails_async_waits(fake) -> None:
     run(main())
 
 
-def test_an_exception_inside_the_completion_callback_reaches_the_waiter(monkeypatch) -> None:
-    """An exception on the HCS thread must not be swallowed (the waiter would hang): it is delivered to the await,
-    and the operation is still closed."""
-    import pyhcs.operation as operation
+def test_an_exception_while_taking_the_result_reaches_the_waiter(monkeypatch) -> None:
+    """The loop takes the result of a completed operation (HcsGetOperationResult) in its drained batch: an exception
+    there must not be swallowed (the waiter would hang); it is delivered to the await, and the operation is still
+    closed (the fake's leak check)."""
+    from pyhcs._ffi import lib
 
-    def broken(handle, want_info, wait_ms=None):
-        raise RuntimeError("boom in the completion path")
+    def broken(handle, doc):
+        raise RuntimeError("boom taking the result")
 
     async def main() -> None:
         async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
-            monkeypatch.setattr(operation, "_collect", broken)
+            monkeypatch.setitem(lib.__dict__, "HcsGetOperationResult", broken)
             try:
                 with pytest.raises(RuntimeError, match="boom"):
                     await asyncio.wait_for(system.start_async(), 10)
             finally:
                 monkeypatch.undo()
             assert pyhcs.operation.outstanding() == 0
+
+    run(main())
+
+
+def test_an_exception_on_the_hcs_thread_reaches_the_waiter(monkeypatch) -> None:
+    """The completion callback runs on an HCS thread and only queues the operation for its loop; if even that fails,
+    the exception must not unwind into HCS nor be lost: the operation is finished there (result read, handle closed,
+    lease returned) and the await raises it."""
+    from pyhcs import _delivery
+
+    def broken(self, record):
+        raise RuntimeError("boom on the HCS thread")
+
+    async def main() -> None:
+        async with await ComputeSystem.create_async(unique_id(), container_document()) as system:
+            monkeypatch.setattr(_delivery.LoopDelivery, "settle", broken)
+            try:
+                with pytest.raises(RuntimeError, match="boom on the HCS thread"):
+                    await asyncio.wait_for(system.start_async(), 10)
+            finally:
+                monkeypatch.undo()
+            assert pyhcs.operation.outstanding() == 0
+            assert (await system.properties_async())["State"] == "Running"  # HCS did start it; the lease was returned
 
     run(main())
 

@@ -131,6 +131,39 @@ def test_exit_runs_the_closes_queued_on_the_closer_thread(fake_library: Path) ->
     assert "open system handles at exit: 0" in result.stdout, result.stdout
 
 
+def pyhcs_exit_grace() -> float:
+    import pyhcs.operation
+
+    return pyhcs.operation.EXIT_GRACE_SECONDS
+
+
+def test_exit_releases_completions_queued_for_a_loop_that_never_runs_again(fake_library: Path) -> None:
+    """An awaited call's completion is queued for its event loop, which reads the result and closes the operation.
+    A program that stops running its loop (without closing it) and exits leaves them queued: exit reads and closes
+    them itself rather than waiting out its grace for operations that are in fact finished."""
+    before = """
+        import atexit  # registered before pyhcs is imported: runs after pyhcs's own exit handler
+        atexit.register(lambda: print("open operations at exit:", fake.counters()["OpenOperations"], flush=True))
+    """
+    code = """
+        system = pyhcs.ComputeSystem.create("exit-queued", DOC)
+        system.start()
+        fake.set_latency("HcsGetComputeSystemProperties", 20)
+        loop = asyncio.new_event_loop()
+        async def start():
+            return [system.properties_async() for _ in range(50)]
+        futures = loop.run_until_complete(start())
+        fake.wait_quiescent(10)
+        print("completed, unread:", sum(not f.done() for f in futures), flush=True)
+    """
+    started = time.monotonic()
+    result = run_python(code, fake_library, before=before)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "completed, unread: 50" in result.stdout
+    assert "open operations at exit: 0" in result.stdout, result.stdout
+    assert time.monotonic() - started < pyhcs_exit_grace() - 2  # released at once, not after the grace
+
+
 @pytest.mark.skipif(not __import__("pyhcs._gate", fromlist=["gates"]).gates.supported,
                     reason="no native gate on this machine (x86-64 only); exit waits for the operations instead")
 def test_a_closed_gate_keeps_completions_out_of_python(fake) -> None:

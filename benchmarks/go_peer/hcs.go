@@ -451,3 +451,12 @@ func counters() map[string]int64 {
 func waitIdle(ms uint32) bool {
 	return C.FakeHcsWaitIdle(C.uint32_t(ms)) == 1
 }
+
+// noMinimumDurations turns off the fake's realistic minimum durations of creates (tests/fakes/README.md,
+// "Operations"), as benchmarks/run.py does for its own fake: the peer's figures then measure the binding, like
+// every other variant's, and its setup (creating hundreds of systems) takes milliseconds instead of minutes.
+func noMinimumDurations() {
+	all := C.CString("*")
+	defer C.free(unsafe.Pointer(all))
+	C.FakeHcsSetMinimumDuration(all, 0)
+}

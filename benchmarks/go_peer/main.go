@@ -240,6 +240,7 @@ func main() {
 	in := bufio.NewScanner(os.Stdin)
 	out := json.NewEncoder(os.Stdout)
 	p := &peer{}
+	noMinimumDurations()
 	for in.Scan() {
 		reply, last := p.handle(in.Text())
 		if err := out.Encode(reply); err != nil {

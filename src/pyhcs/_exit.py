@@ -5,7 +5,10 @@ the GIL of an interpreter that no longer exists: SIGSEGV/SIGILL, issue 8). At ex
 runs after the program's own handlers registered later), pyhcs:
 
 1. waits up to ``pyhcs.operation.EXIT_GRACE_SECONDS`` (default 10 s) for HCS to finish the operations in flight --
-   awaited ones, and those adopted after a timed-out wait -- so their results are released normally;
+   awaited ones, and those adopted after a timed-out wait -- so their results are released normally. An awaited
+   operation's completion callback closes the operation and queues the call for its event loop, which returns the
+   handle's lease; no loop runs any more at this point, so this step does that for every completion queued
+   (``operation.finish_completed``);
 2. runs what is already queued for pyhcs's own threads: native closes requested on HCS threads, and user event
    callbacks (a callback registered with ``on_event`` sees the events that arrived before exit);
 3. closes every HCS handle still open: HcsCloseComputeSystem / HcsCloseProcess unregister the event callback and
@@ -45,19 +48,19 @@ def _close_everything() -> None:
 
 @atexit.register
 def _at_exit() -> None:
-    from . import _callbacks, operation
+    from . import operation
     from ._gate import gates
 
     start = time.monotonic()
-    operation.drain(operation.EXIT_GRACE_SECONDS)
+    operation.drain_at_exit(operation.EXIT_GRACE_SECONDS)
     helper = threading.Thread(target=_close_everything, name="pyhcs-exit", daemon=True)
     helper.start()
     helper.join(max(CLOSE_BUDGET_SECONDS, operation.EXIT_GRACE_SECONDS - (time.monotonic() - start)))
     if gates.supported:
         gates.close()
         return
-    if len(_callbacks.operations):
-        print(f"pyhcs: waiting for HCS to complete {len(_callbacks.operations)} operation(s) before exit "
+    if operation.in_flight():
+        print(f"pyhcs: waiting for HCS to complete {operation.in_flight()} operation(s) before exit "
               "(their completion callbacks would otherwise enter a finalized interpreter)", file=sys.stderr)
-        while len(_callbacks.operations):
-            time.sleep(0.01)
+        while not operation.drain_at_exit(1.0):
+            pass

@@ -10,7 +10,6 @@ import weakref
 from typing import Any, Callable, Optional, Tuple
 
 from . import _callbacks, _trace
-from ._callbacks import context_pointer
 from ._ffi import lib
 from ._handles import Lease
 from .enums import EventOptions, EventType
@@ -61,7 +60,7 @@ class HandleOwner:
         trampoline = _callbacks.event_trampoline
         t0 = _trace.now() if _trace.enabled() else None
         try:
-            hr = getattr(lib, set_callback_function)(raw, int(event_options), context_pointer(self._hub.key),
+            hr = getattr(lib, set_callback_function)(raw, int(event_options), self._hub.key,
                                                      trampoline)
             if t0 is not None:
                 _trace.call(set_callback_function, hr, t0, system_id, process_id)

@@ -75,10 +75,23 @@ def document_arg(document: Document, what: str = "document") -> Any:
     return to_wide_or_null(dump_document(document, what), what)
 
 
+# json.loads(text) is three Python-level calls (loads -> JSONDecoder.decode -> raw_decode) around the C scanner;
+# every asynchronous result goes through here on the event loop's thread, so the scanner is called directly. It
+# parses exactly what json.loads parses when the document neither starts nor ends with whitespace (HCS's never do);
+# anything else -- whitespace, a byte-order mark, an error -- goes to json.loads, for its result or its error.
+_scan_once = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 def parse_document(text: Optional[str]) -> Any:
     """Parse a JSON document returned by HCS; None or an empty string give None."""
     if not text:
         return None
+    try:
+        value, end = _scan_once(text, 0)
+        if end == len(text):
+            return value
+    except (StopIteration, ValueError, RecursionError):
+        pass
     try:
         return json.loads(text)
     except RecursionError:

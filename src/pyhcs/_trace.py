@@ -5,8 +5,8 @@ it took, e.g. ``HcsStartComputeSystem system='web' -> S_OK in 12.301 ms``; the s
 attributes (``hcs_function``, ``hcs_system_id``, ``hcs_process_id``, ``hcs_hresult``, ``hcs_duration``) for
 structured handlers. Turn it on with ``logging.getLogger("pyhcs").setLevel(logging.DEBUG)`` (plus a handler).
 
-Cost when DEBUG is off: one call to ``enabled()`` per HCS call -- a dict lookup and ``Logger.isEnabledFor``'s
-cached level check (~0.1 µs), no clock read, no formatting. ``import pyhcs`` does not import ``logging``: while the
+Cost when DEBUG is off: one call to ``enabled()`` per HCS call -- an attribute and a dict lookup in the logger's
+own level cache (~0.07 µs), no clock read, no formatting. ``import pyhcs`` does not import ``logging``: while the
 program has not imported it, nothing can be enabled and ``enabled()`` is one ``sys.modules`` lookup.
 """
 
@@ -19,24 +19,35 @@ from typing import Any, Optional
 DEBUG = 10
 _logger: Any = None
 _is_enabled_for: Any = None  # the pyhcs logger's bound isEnabledFor, once logging is imported
+# The pyhcs logger's level cache (Logger._cache, CPython 3.7+): what isEnabledFor answers from once it has asked.
+# Read directly, it saves a Python-level call per HCS call; logging clears it (never replaces it) whenever a level
+# changes, and then isEnabledFor fills it again. An empty dict that is never filled where the attribute is missing.
+_level_cache: "dict[int, bool]" = {}
 now = time.perf_counter
 
 
 def enabled() -> bool:
     """Whether HCS calls are logged now (the ``pyhcs`` logger is enabled for DEBUG)."""
-    check = _is_enabled_for
-    if check is None:
+    cached = _level_cache.get(DEBUG)
+    if cached is False:  # the common answer, from the logger's own cache
+        return False
+    logger = _logger
+    if logger is None:
         logging = sys.modules.get("logging")
         if logging is None:
             return False
-        check = _bind(logging)
-    return check(DEBUG)  # type: ignore[no-any-return]
+        _bind(logging)
+        logger = _logger
+    return not logger.disabled and bool(_is_enabled_for(DEBUG))
 
 
 def _bind(logging: Any) -> Any:
-    global _logger, _is_enabled_for
-    _logger = logging.getLogger("pyhcs")
-    _is_enabled_for = _logger.isEnabledFor
+    global _logger, _is_enabled_for, _level_cache
+    logger = logging.getLogger("pyhcs")
+    _is_enabled_for = logger.isEnabledFor
+    cache = getattr(logger, "_cache", None)
+    _level_cache = cache if isinstance(cache, dict) else {}
+    _logger = logger
     return _is_enabled_for
 
 

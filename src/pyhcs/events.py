@@ -10,12 +10,13 @@ fails with ``HcsServiceDisconnectedError``.
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Tuple, Union
 
-from . import _callbacks, _trace
+from . import _callbacks, _delivery, _trace
 from ._delivery import LoopDelivery, callback_thread, delivery_for, reject
 from .enums import EventType
 from .errors import HcsClosedError, HcsError, HcsServiceDisconnectedError
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 HCS_E_SERVICE_DISCONNECT = 0x8037011E
 ERROR_INVALID_HANDLE_HRESULT = 0x80070006
+
+
+_UNPARSED: Any = object()  # Event._data before the first read of Event.data
 
 
 def _parse(raw: Optional[str]) -> Any:
@@ -41,7 +45,7 @@ class Event:
     """One HCS event: its type, its EventData (``raw``; ``data`` parses it as JSON on first use), and whose it
     is. Parsing waits until someone reads ``data``: on the delivery path it would hold the GIL on HCS's thread."""
 
-    __slots__ = ("type", "raw", "system_id", "process_id", "_data", "_parsed")
+    __slots__ = ("type", "raw", "system_id", "process_id", "_data")
 
     def __init__(self, type: Union[EventType, int], raw: Optional[str], system_id: Optional[str],
                  process_id: Optional[int] = None) -> None:
@@ -53,17 +57,16 @@ class Event:
         self.system_id = system_id
         #: The process the event is about (process events), else None.
         self.process_id = process_id
-        self._parsed = False
-        self._data: Any = None
+        self._data: Any = _UNPARSED
 
     @property
     def data(self) -> Any:
         """EventData parsed as JSON (SystemExitStatus, ProcessStatus, CrashReport ...); the raw text if it is not
         JSON; None when the event carries none."""
-        if not self._parsed:
-            self._data = _parse(self.raw)
-            self._parsed = True
-        return self._data
+        data = self._data
+        if data is _UNPARSED:
+            data = self._data = _parse(self.raw)
+        return data
 
     def __repr__(self) -> str:
         name = self.type.name if isinstance(self.type, EventType) else hex(self.type)
@@ -90,6 +93,14 @@ def _event_type(value: int) -> Union[EventType, int]:
 EventCallback = Callable[[Event], None]
 _END = object()
 _trace_enabled = _trace.enabled
+_new_event = Event.__new__
+
+
+def _log_failure(message: str, callback: Any) -> None:
+    import logging
+
+    logging.getLogger("pyhcs").exception(message, callback)
+_now = time.time
 
 
 class EventHub:
@@ -115,14 +126,24 @@ class EventHub:
         self.native_exit_events = 0
 
     # -- fed by HCS ----------------------------------------------------------------------------------------
-    def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any) -> None:
-        event = Event(_event_type(event_type), event_data, self._system_id, self._process_id)
+    def _on_native_event(self, event_type: int, event_data: Optional[str], operation: Any = None) -> None:
+        # On HCS's thread, holding the GIL every other pyhcs thread waits for: the Event is built in place (no
+        # __init__ frame) and the exit, the hot event, takes the shortest way.
+        etype: Union[EventType, int, None] = _EVENT_TYPES.get(event_type)
+        if etype is None:
+            etype = _event_type(event_type)
+        event = _new_event(Event)
+        event.type = etype
+        event.raw = event_data
+        event.system_id = self._system_id
+        event.process_id = self._process_id
+        event._data = _UNPARSED
         if _trace_enabled():
-            _trace.event(getattr(event.type, "name", hex(event_type)), self._system_id, self._process_id, event_data)
-        if event.type == self._exit_type:
-            self._on_exit_event(event)
+            _trace.event(getattr(etype, "name", hex(event_type)), self._system_id, self._process_id, event_data)
+        if etype is self._exit_type:
+            self._on_exit_event(event, True)
             return
-        if event.type == EventType.SERVICE_DISCONNECT:
+        if etype is EventType.SERVICE_DISCONNECT:
             self.fail(
                 HcsServiceDisconnectedError(
                     HCS_E_SERVICE_DISCONNECT,
@@ -137,30 +158,45 @@ class EventHub:
         self._fan_out(event, final=False)
 
     def _on_exit_event(self, event: Event, native: bool = True) -> bool:
-        # The hot event: record the exit and take every listener under one lock acquisition. Listeners get the exit
-        # exactly once: HCS reports it once per handle, but pyhcs may have learnt it first (set_exit), and a
-        # late subscriber was handed the recorded one already.
+        # The hot event: record the exit and take every listener under one lock acquisition, then deliver without
+        # another call layer (this runs on HCS's thread, holding the GIL). Listeners get the exit exactly once:
+        # HCS reports it once per handle, but pyhcs may have learnt it first (set_exit), and a late subscriber was
+        # handed the recorded one already.
         with self._lock:
             if native:
                 self.native_exit_events += 1
-            duplicate = self._exit_data is not None
-            first = not self._exited
+            if self._exit_data is not None:  # recorded before (set_exit): every listener has had it
+                return False
+            first = not self._exited  # False once the handle was closed or the service disconnected
             if first:
                 self._exit_data = event
-                self._exit_time = time.time()
+                self._exit_time = _now()
                 self._exited = True
-                waiters, self._exit_waiters = self._exit_waiters, []
+                waiters = self._exit_waiters
+                if waiters:
+                    self._exit_waiters = []
                 exit_event = self._exit_event
             callbacks = self._callbacks
             inline = self._inline
-            streams, self._streams = self._streams, []
+            streams = self._streams
+            if streams:
+                self._streams = []
         if first:
             if exit_event is not None:
                 exit_event.set()
             for delivery, future in waiters:
                 delivery.call(self._resolve_exit, future)
-        if not duplicate:
-            self._deliver(event, callbacks, inline, streams, True)
+        for cb in inline:
+            try:
+                cb(event)
+            except Exception:  # noqa: BLE001 - a user's callback failing must not reach HCS
+                _log_failure("pyhcs inline event callback %r failed", cb)
+        if callbacks:
+            put = (_delivery._callback_thread or callback_thread()).put
+            for cb in callbacks:
+                put((cb, event))
+        for stream in streams:
+            stream._push(event, True)
         return first
 
     def _fan_out(self, event: Event, final: bool) -> None:
@@ -179,11 +215,9 @@ class EventHub:
             try:
                 cb(event)
             except Exception:  # noqa: BLE001 - a user's callback failing must not reach HCS
-                import logging
-
-                logging.getLogger("pyhcs").exception("pyhcs inline event callback %r failed", cb)
+                _log_failure("pyhcs inline event callback %r failed", cb)
         if callbacks:
-            thread = callback_thread()
+            thread = _delivery._callback_thread or callback_thread()
             for cb in callbacks:
                 thread.call(cb, event)
         for stream in streams:
@@ -198,7 +232,7 @@ class EventHub:
             event = data
         else:
             event = Event(self._exit_type, json.dumps(data), self._system_id, self._process_id)
-            event._data, event._parsed = data, True
+            event._data = data
         return self._on_exit_event(event, native=False)
 
     def _resolve_exit(self, future: "asyncio.Future[Any]") -> None:
@@ -369,40 +403,64 @@ class EventStream:
     """``async for event in stream``: the events of one handle, ending after the exit event, a service
     disconnect, or close."""
 
-    def __init__(self, hub: EventHub, delivery: LoopDelivery) -> None:
-        import asyncio
+    # Events are appended on HCS's thread to a deque the loop reads (deque.append/popleft are atomic), and the loop
+    # is told at most once per batch (_wake): no asyncio.Queue, whose put and get are several Python calls each and
+    # a coroutine per get. A consumer finds an event already there without suspending.
 
+    def __init__(self, hub: EventHub, delivery: LoopDelivery) -> None:
         self._hub = hub
         self._delivery = delivery
-        self._queue: "asyncio.Queue[Any]" = asyncio.Queue()
+        self._items: Deque[Any] = collections.deque()  # events (and _END), appended on any thread
+        self._waiter: Optional["asyncio.Future[None]"] = None  # what __anext__ awaits while _items is empty (loop)
+        self._wake_pending = False
         self._ended = False
 
     def _push(self, item: Any, final: bool = False) -> None:  # any thread
-        self._delivery.call(self._put, item, final)
-
-    def _put(self, item: Any, final: bool) -> None:
-        self._queue.put_nowait(item)
+        items = self._items
+        items.append(item)
         if final:
-            self._queue.put_nowait(_END)
+            items.append(_END)
+        # The consumer may be about to wait (it checked _items before this append): always have the loop look,
+        # unless a look is already scheduled -- that one runs after this append and sees it.
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._delivery.call(self._wake)
+
+    def _wake(self) -> None:  # on the loop
+        self._wake_pending = False  # before looking: a push after this line schedules another look
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def __aiter__(self) -> "EventStream":
         return self
 
     async def __anext__(self) -> Event:
+        items = self._items
+        while not items:
+            if self._ended:
+                raise StopAsyncIteration
+            waiter = self._waiter = self._delivery.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
         if self._ended:
             raise StopAsyncIteration
-        item = await self._queue.get()
+        item = items.popleft()
         if item is _END:
             self._ended = True
             self._hub._remove_stream(self)
             raise StopAsyncIteration
-        assert isinstance(item, Event)
-        return item
+        return item  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         """Stop listening (what ``async with`` does on exit); the stream then ends."""
         self._ended = True
         self._hub._remove_stream(self)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():  # a consumer waiting in another task ends too
+            waiter.set_result(None)
 
     async def __aenter__(self) -> "EventStream":
         return self

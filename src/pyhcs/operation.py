@@ -22,9 +22,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, NamedTuple, Optional, Sequence, Tuple
 
-from . import _callbacks, _timeouts, _trace
-from ._delivery import LoopDelivery, delivery_for, reject
-from ._ffi import ffi, lib
+from . import _callbacks, _delivery, _timeouts, _trace
+from ._delivery import LoopDelivery, delivery_for, every_delivery, reject, running_delivery, sweep_closed
+from ._ffi import ffi, lib, local_free_function
 from ._strings import parse_document, take_wide
 from .enums import INFINITE, OperationType
 from .errors import HcsError, error_from_hresult
@@ -42,10 +42,12 @@ _NULL = ffi.NULL
 _new = ffi.new
 _cast = ffi.cast
 _operations = _callbacks.operations
+_operation_items = _callbacks.operations._items
 
 
 _enabled = _trace.enabled
 _now = _trace.now
+_get_ident = threading.get_ident
 
 
 def timeout_ms(timeout: Optional[float]) -> int:
@@ -86,13 +88,17 @@ def _discard_process_info(info: Optional[RawProcessInfo]) -> None:
                 close_handle(h)
 
 
-def _collect(handle: Any, want_info: bool, wait_ms: Optional[int] = None) -> Tuple[int, Optional[str], Any]:
+def _collect(handle: Any, want_info: bool, wait_ms: Optional[int] = None,
+             doc: Any = None) -> Tuple[int, Optional[str], Any]:
     """HCS's result of an operation: (HRESULT, result document text, HCS_PROCESS_INFORMATION or None).
 
     ``wait_ms`` None reads a finished operation (HcsGetOperationResult*), otherwise waits that long
     (HcsWaitForOperationResult*). The *AndProcessInfo forms serve CreateProcess / GetProcessInfo operations. The
-    document is copied and LocalFree'd at once."""
-    doc = _new("PWSTR *")
+    document is copied and LocalFree'd at once. ``doc``: a ``PWSTR *`` to read it into (a new one if None)."""
+    if doc is None:
+        doc = _new("PWSTR *")
+    else:
+        doc[0] = _NULL  # reused: never let a call that leaves it unset hand back the previous (freed) string
     info = _new("HCS_PROCESS_INFORMATION *") if want_info else None
     if wait_ms is None:
         if info is not None:
@@ -137,10 +143,6 @@ class Operation:
         "_type",
         "_after",
         "_hooks",
-        "_future",
-        "_delivery",
-        "_transform",
-        "_on_error",
         "_orphan",
         "_t0",
     )
@@ -167,7 +169,6 @@ class Operation:
         self._lock = threading.Lock()
         self._after: Optional[List[Callable[[], None]]] = None
         self._hooks: Optional[List[FinishedHook]] = None
-        self._future: Optional["asyncio.Future[Any]"] = None
         self._orphan = False
         self._outcome: Optional[Tuple[Any, Optional[BaseException]]] = None
         self._waiters: Optional[List[Tuple[LoopDelivery, "asyncio.Future[Any]"]]] = None
@@ -193,7 +194,7 @@ class Operation:
             if notify:
                 self._waiters = []
                 self._key = _operations.add(self)
-                handle = lib.HcsCreateOperation(_callbacks.context_pointer(self._key), _callbacks.operation_trampoline)
+                handle = lib.HcsCreateOperation(self._key, _callbacks.operation_trampoline)
             else:
                 handle = lib.HcsCreateOperation(_NULL, _NULL)
         except BaseException:
@@ -206,23 +207,6 @@ class Operation:
         self._handle = handle
 
     # -- starting (pyhcs internals) ---------------------------------------------------------------------------
-    def _future_on(
-        self,
-        loop: "asyncio.AbstractEventLoop",
-        transform: Optional[Callable[[Any, Optional[RawProcessInfo]], Any]] = None,
-        on_error: Optional[Callable[[BaseException], None]] = None,
-    ) -> "asyncio.Future[Any]":
-        """Before ``_start()``: the asyncio future this operation settles on *loop* -- the lean path of the async
-        API (no Task, one wakeup per batch). The result document is parsed and ``transform``ed on the loop;
-        ``on_error`` runs there when the call failed (with its error) or the future was cancelled before it
-        completed (with CancelledError: the call succeeded and nobody takes its result)."""
-        future: "asyncio.Future[Any]" = loop.create_future()
-        self._future = future
-        self._delivery = delivery_for(loop)
-        self._transform = transform
-        self._on_error = on_error
-        return future
-
     def _start(self, call: Callable[[Any], int], keep: Any = None) -> "Operation":
         """Run ``call(operation_handle)`` (an HCS function); a failing HRESULT means nothing was started."""
         self._keep = keep  # input buffers stay alive until HCS is finished with the operation
@@ -405,17 +389,8 @@ class Operation:
 
     # -- completion ---------------------------------------------------------------------------------------
     def _on_native_completion(self, operation: Any) -> None:
-        if self._future is not None:
-            # The lean path: on the HCS thread only what must happen there (take the result, free it, close the
-            # operation); the rest runs on the loop in the batch of its next wakeup. Every microsecond spent here
-            # holds the GIL the loop thread is waiting for.
-            hr, text, info = _collect(operation, self._want_info)
-            lib.HcsCloseOperation(operation)  # allowed inside its own callback (HcsCloseOperation.md)
-            self._disposed = True
-            _operations.discard(self._key)
-            if not self._delivery.call(self._settle, hr, text, info):
-                self._loop_gone(hr, text, info)
-            return
+        # Operations from begin() and the creates (not the hot path: run_async uses _AsyncCall) take their result
+        # on the HCS thread.
         hr, text, info = _collect(operation, self._want_info)
         self._dispose()  # "An operation can be closed from within a callback" (HcsCloseOperation.md)
         value, exc = self._outcome_from(hr, text, info)
@@ -425,67 +400,13 @@ class Operation:
 
     def _on_native_error(self, exc: BaseException) -> None:
         self._dispose()
-        if self._future is not None:
-            if not self._delivery.call(self._settle_error, exc):
-                self._loop_gone(exc)
-        elif self._outcome is None:
+        if self._outcome is None:
             self._finish(None, exc)
 
-    def _settle(self, hr: int, text: Optional[str], info: Any) -> None:
-        self._release()
-        future = self._future
-        assert future is not None
-        if self._t0 is not None:
-            _trace.call(self.function, hr, self._t0, self.system_id, self.process_id)
-        value, exc = self._outcome_from(hr, text, info)
-        if exc is None and self._transform is not None and not future.done():
-            try:
-                value = self._transform(value, self._process_info)
-            except BaseException as transform_exc:  # noqa: BLE001 - goes to the awaiting task
-                exc = transform_exc
-        self._outcome = (value, exc)
-        if future.done():  # cancelled meanwhile: nobody will own what the call produced
-            _discard_process_info(self._process_info)
-            self._process_info = None
-            if self._on_error is not None:
-                import asyncio
-
-                self._on_error(exc if exc is not None else asyncio.CancelledError())
-        elif exc is not None:
-            if self._on_error is not None:
-                self._on_error(exc)
-            future.set_exception(exc)
-        else:
-            future.set_result(value)
-
-    def _loop_gone(self, *args: Any) -> None:
-        """The awaiting loop was closed before this completed: nobody can be told, so give everything back here
-        (leases, hooks, std handles), as cancellation does."""
-        self._release()
-        error: Optional[BaseException] = args[0] if len(args) == 1 else None
-        if len(args) == 3:
-            hr, text, info = args
-            if info is not None:
-                _discard_process_info(_process_info(info))
-            if hr < 0:
-                error = self._error(hr, text)
-        if self._on_error is not None:
-            try:
-                import asyncio
-
-                self._on_error(error if error is not None else asyncio.CancelledError())
-            except Exception:  # noqa: BLE001 - no one to report to
-                pass
-
-    def _settle_error(self, exc: BaseException) -> None:
-        self._release()
-        self._outcome = (None, exc)
-        future = self._future
-        assert future is not None
-        if self._on_error is not None:
-            self._on_error(exc)
-        if not future.done():
-            future.set_exception(exc)
+    def _loop_gone(self, future: "asyncio.Future[Any]", value: Any) -> None:
+        """The loop awaiting this operation's result was closed first: nobody will take the std handles."""
+        _discard_process_info(self._process_info)
+        self._process_info = None
 
     def _finish(self, value: Any, exc: Optional[BaseException]) -> None:
         with self._lock:
@@ -618,30 +539,248 @@ def run(
     return parse_document(text), None
 
 
+class _AsyncCall:
+    """One HCS call awaited through an asyncio future: the record of ``run_async``, the hot path of the async API.
+
+    ``Operation`` serves every way of waiting (synchronous waits with timeouts, ``begin()``, hooks, adoption) and
+    guards its state with a lock; this record serves one way only, so it needs no lock: it is made on the loop's
+    thread; HCS's completion callback takes the result, frees the string and closes the operation ("an operation
+    can be closed from within a callback", HcsCloseOperation.md), then queues the record for its loop; the loop, in
+    the batch of its next wakeup, returns the handle's lease, parses the document and settles the future
+    (``_settle``), with no FFI call. (Reading the result on the loop instead was measured slower: every FFI call
+    on the loop releases the GIL to a waiting completion thread, and the loop thread is the one every operation
+    waits for; docs/performance.md.)
+
+    Lifetime: the registry entry (the callback's context) lives from before ``HcsCreateOperation`` until the record
+    is settled, so the completion callback always finds it. Taking it out (``dict.pop``, one atomic step) is the
+    claim: exactly one of the loop (``_settle``) or a fallback (``_finish_here``: the loop was closed first, or the
+    interpreter is exiting) returns the lease and runs ``on_error``. The operation handle is closed by the
+    completion callback alone, so nothing else ever touches it after the call started."""
+
+    __slots__ = ("function", "system_id", "process_id", "key", "lease", "keep", "future", "transform",
+                 "on_error", "delivery", "t0", "hr", "text")
+
+    function: str
+    system_id: Optional[str]
+    process_id: Optional[int]
+    key: Any  # its registry key, the ``void *`` context HCS calls back with
+    lease: Optional["Lease"]
+    keep: Any
+    future: "asyncio.Future[Any]"
+    transform: Optional[Callable[[Any, Any], Any]]
+    on_error: Optional[Callable[[BaseException], None]]
+    delivery: "LoopDelivery"
+    t0: Optional[float]
+    hr: int  # HCS's result, set by the completion callback
+    text: Any  # the result document (str or None), or the exception that reading it raised
+
+    # -- HCS thread ----------------------------------------------------------------------------------------
+    def _on_native_completion(self, operation: Any) -> None:
+        try:
+            doc = _new("PWSTR *")
+            self.hr = lib.HcsGetOperationResult(operation, doc)
+            p = doc[0]
+            if p:  # a NULL cdata is false
+                try:
+                    self.text = _string(p)
+                finally:
+                    (_local_free or _bind_local_free())(p)
+            else:
+                self.text = None
+        except BaseException as exc:  # noqa: BLE001 - goes to the awaiting task; the operation is still closed
+            self.hr = 0
+            self.text = exc
+        lib.HcsCloseOperation(operation)
+        self.delivery.settle(self)
+
+    def _on_native_error(self, exc: BaseException) -> None:
+        # Queueing failed on the HCS thread (the trampoline caught it): finish here, and tell the awaiting task.
+        self._finish_here(exc)
+        try:
+            self.delivery.call(reject, self.future, exc)
+        except Exception:  # noqa: BLE001 - the trampoline must return to HCS
+            pass
+
+    # -- the loop ------------------------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """Return the lease, parse the result and settle the future: on the loop, in its drained batch."""
+        key = self.key
+        if _pop_operation(key, None) is None:  # claimed by _finish_here (interpreter exit)
+            return
+        _free_keys.append(key)  # HCS calls back once per operation, and it is closed: the key can serve another
+        self.keep = None
+        lease = self.lease
+        if lease is not None:
+            lease.release()
+        future = self.future
+        hr = self.hr
+        text = self.text
+        if self.t0 is not None:
+            _trace.call(self.function, hr, self.t0, self.system_id, self.process_id)
+        if hr < 0:
+            self._fail(future, self._error(hr, text))
+            return
+        try:
+            if text.__class__ is not str and text is not None:
+                raise text
+            value = parse_document(text)
+            if self.transform is not None and not future.done():
+                value = self.transform(value, None)
+        except BaseException as exc:  # noqa: BLE001 - goes to the awaiting task
+            self._fail(future, exc)
+            return
+        if not future.done():
+            future.set_result(value)
+        elif self.on_error is not None:  # cancelled meanwhile: the call succeeded and nobody takes its result
+            self.on_error(_cancelled())
+
+    def _fail(self, future: "asyncio.Future[Any]", exc: BaseException) -> None:
+        if self.on_error is not None:
+            self.on_error(exc)
+        if not future.done():
+            future.set_exception(exc)
+
+    # -- anywhere ------------------------------------------------------------------------------------------
+    def _finish_here(self, error: Optional[BaseException] = None) -> None:
+        """Release the call on this thread, when the loop cannot: it was closed before the completion ran there,
+        or the interpreter is exiting (the operation itself was closed by the completion callback). Nobody can be
+        told of the result, so what the call held is given back and its ``on_error`` runs, as for a cancelled
+        await."""
+        if _pop_operation(self.key, None) is None:  # claimed by the loop
+            return
+        self._release()
+        if error is None:
+            text = getattr(self, "text", None)
+            if isinstance(text, BaseException):
+                error = text
+            elif getattr(self, "hr", 0) < 0:
+                error = self._error(self.hr, text)
+        if self.on_error is not None:
+            try:
+                self.on_error(error if error is not None else _cancelled())
+            except Exception:  # noqa: BLE001 - no one to report to
+                pass
+
+    def _release(self) -> None:
+        self.keep = None
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            lease.release()
+
+    def _error(self, hr: int, text: Optional[str]) -> HcsError:
+        return error_from_hresult(hr, text, function=self.function, system_id=self.system_id,
+                                  process_id=self.process_id)
+
+
+_new_call = _AsyncCall.__new__
+_pop_operation = _operation_items.pop
+_string = ffi.string
+_local_free: Any = None  # LocalFree, bound at the first completion (pyhcs binds HCS lazily)
+
+
+def _bind_local_free() -> Any:
+    global _local_free
+    _local_free = local_free_function()
+    return _local_free
+
+
+# Registry keys (``void *`` contexts) of finished asynchronous operations, for the next ones: HCS calls an
+# operation's completion callback once, and that callback closed the operation before the loop took the entry out,
+# so nothing can come back with its key. Reusing it saves making a pointer object per call (ffi.cast, ~0.15 µs).
+_free_keys: List[Any] = []
+
+
+def _cancelled() -> BaseException:
+    import asyncio
+
+    return asyncio.CancelledError()
+
+
 def run_async(
     function: str,
     call: Callable[[Any], int],
     *,
     keep: Any = None,
-    leases: Sequence["Lease"] = (),
-    process_info: bool = False,
+    lease: Optional["Lease"] = None,
     system_id: Optional[str] = None,
     process_id: Optional[int] = None,
-    transform: Optional[Callable[[Any, Optional[RawProcessInfo]], Any]] = None,
+    transform: Optional[Callable[[Any, Any], Any]] = None,
     on_error: Optional[Callable[[BaseException], None]] = None,
 ) -> "asyncio.Future[Any]":
-    """``run`` for asyncio: a future settled through the operation's completion callback. Failures to start are
+    """``run`` for asyncio: a future settled on the running loop through the operation's completion callback
+    (``_AsyncCall``); ``call(operation_handle)`` starts the HCS call. *lease*: the handle the call uses, held until
+    HCS is done with it. ``transform(document, None)`` turns the parsed result into the future's value;
+    ``on_error`` runs on the loop when the call failed (with its error) or the future was cancelled before the
+    result came (with CancelledError: the call succeeded and nobody takes its result). Failures to start are
     delivered through the future too, so errors always surface at ``await``."""
-    loop = _running_loop()
+    return run_async_on(function, _call_with_handle, call, keep, (), lease, system_id, process_id, transform,
+                        on_error)
+
+
+def _call_with_handle(call: Callable[[Any], int], handle: Any, keep: Any) -> int:
+    return call(handle)
+
+
+def run_async_on(
+    function: str,
+    fn: Callable[..., int],
+    target: Any,
+    document: Any,
+    extra: Tuple[Any, ...],
+    lease: Optional["Lease"],
+    system_id: Optional[str],
+    process_id: Optional[int] = None,
+    transform: Optional[Callable[[Any, Any], Any]] = None,
+    on_error: Optional[Callable[[BaseException], None]] = None,
+) -> "asyncio.Future[Any]":
+    """``run_async`` for the shape of every system and process call, ``fn(target, operation, document, *extra)``
+    (HcsGetComputeSystemProperties(system, operation, query) ...): the same, without a closure per call. A closure
+    is five objects the garbage collector tracks (function, cells, tuple); with 1,000 calls in flight they survive
+    into older generations and make collections costlier (docs/performance.md). *document* is kept alive until HCS
+    is finished with the operation."""
+    delivery = _delivery._current  # running_delivery(), inlined: this runs once per asynchronous call
+    if delivery is None or delivery.loop._thread_id != _get_ident():  # type: ignore[attr-defined]
+        delivery = running_delivery()
+    future: "asyncio.Future[Any]" = delivery.loop.create_future()
+    # Filled in place rather than through __init__ (a call and a frame fewer).
+    record = _new_call(_AsyncCall)
+    record.function = function
+    record.system_id = system_id
+    record.process_id = process_id
+    record.keep = document  # input buffers stay alive until HCS is finished with the operation
+    record.future = future
+    record.transform = transform
+    record.on_error = on_error
+    record.delivery = delivery
+    record.t0 = _now() if _enabled() else None
+    record.lease = None
+    record.key = None
+    handle = _NULL
     try:
-        op = Operation(function, leases=leases, process_info=process_info, notify=True, system_id=system_id,
-                       process_id=process_id)
-        future = op._future_on(loop, transform, on_error)
-        op._start(call, keep)
+        if lease is not None:
+            lease.acquire(function)
+            record.lease = lease
+        key = _free_keys.pop() if _free_keys else _operations.new_key()
+        _operation_items[key] = record
+        record.key = key
+        handle = lib.HcsCreateOperation(key, _callbacks.operation_trampoline)
+        if handle == _NULL:
+            raise error_from_hresult(E_OUTOFMEMORY, function="HcsCreateOperation")
+        hr = fn(target, handle, document, *extra) if extra else fn(target, handle, document)
+        if hr < 0:  # nothing was started, but HCS may have put a ResultError on the operation
+            text = _collect(handle, False)[1]
+            if record.t0 is not None:
+                _trace.call(function, hr, record.t0, system_id, process_id, "returned by the call")
+            raise record._error(hr, text)
     except BaseException as exc:  # noqa: BLE001 - reported at await like every other failure
+        # Nothing was started, so no completion will come: undo here.
+        if record.key is not None and _pop_operation(record.key, None) is not None:
+            _free_keys.append(record.key)
+        if handle != _NULL:
+            lib.HcsCloseOperation(handle)
+        record._release()
         if on_error is not None:
             on_error(exc)
-        future = loop.create_future()
         future.set_exception(exc)
     return future
 
@@ -667,23 +806,9 @@ def fire_and_forget(
     return True
 
 
-def _running_loop() -> "asyncio.AbstractEventLoop":
-    """asyncio.get_running_loop, imported on first use (``import pyhcs`` does not import asyncio) and then cached:
-    an ``import`` statement on the hot path goes through importlib every call."""
-    global _get_running_loop
-    if _get_running_loop is None:
-        import asyncio
-
-        _get_running_loop = asyncio.get_running_loop
-    return _get_running_loop()
-
-
-_get_running_loop: Optional[Callable[[], "asyncio.AbstractEventLoop"]] = None
-
-
 def failed_future(exc: BaseException) -> "asyncio.Future[Any]":
     """A future already failed with *exc* (argument errors of the async API surface at await)."""
-    future: "asyncio.Future[Any]" = _running_loop().create_future()
+    future: "asyncio.Future[Any]" = running_delivery().loop.create_future()
     future.set_exception(exc)
     return future
 
@@ -722,11 +847,13 @@ class _Reaper:
                     return
             finished = [op for op in ops if not op._still_running()]
             if finished:
+                for op in finished:
+                    self._finish(op)
+                # Only now do they stop counting as pending: drain() (and interpreter exit) must not see zero while
+                # a finished operation's release -- closing the handle it created, say -- is still running.
                 gone = set(map(id, finished))
                 with self._lock:
                     self._ops = [op for op in self._ops if id(op) not in gone]
-                for op in finished:
-                    self._finish(op)
                 interval = 0.001
                 continue
             self._wake.wait(interval)
@@ -760,12 +887,19 @@ EXIT_GRACE_SECONDS = 10.0
 
 
 def outstanding() -> int:
-    """Operations HCS has not finished yet (awaited ones, and those adopted after a timed-out wait)."""
+    """Operations pyhcs has not released yet: in flight in HCS, or completed and queued for a loop that has not
+    settled them yet (awaited ones, and those adopted after a timed-out wait)."""
+    sweep_closed()
+    return len(_operations) + _reaper.pending()
+
+
+def in_flight() -> int:
+    """Operations pyhcs holds that HCS has not finished yet, once ``finish_completed()`` released the others."""
     return len(_operations) + _reaper.pending()
 
 
 def drain(timeout: float) -> bool:
-    """Wait until no operation is in flight, at most *timeout* seconds; True if none is left."""
+    """Wait until no operation is outstanding, at most *timeout* seconds; True if none is left."""
     deadline = time.monotonic() + timeout
     delay = 0.001
     while outstanding():
@@ -775,6 +909,30 @@ def drain(timeout: float) -> bool:
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.02)
     return True
+
+
+def finish_completed() -> None:
+    """Interpreter exit: no event loop runs any more, so release here every completion still queued for one (return
+    the lease, run ``on_error``; the completion callback closed the operation already)."""
+    sweep_closed()
+    for delivery in every_delivery():
+        delivery.abandon()
+
+
+def drain_at_exit(timeout: float) -> bool:
+    """Interpreter exit: wait until HCS has delivered every completion, at most *timeout* seconds, releasing the
+    completed ones meanwhile; True if none is left in flight."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        finish_completed()
+        if not in_flight():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.02)
 
 
 from . import _exit  # noqa: E402,F401 - registers the interpreter-exit sequence (it imports this module)

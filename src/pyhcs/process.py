@@ -460,7 +460,7 @@ class Process(HandleOwner):
         raw = self._lease.raw
         arg = document_arg(document, what)
         call = (lambda h: fn(raw, h, arg)) if with_document else (lambda h: fn(raw, h))
-        return await run_async(function, call, keep=arg, leases=(self._lease,), system_id=self.system.id,
+        return await run_async(function, call, keep=arg, lease=self._lease, system_id=self.system.id,
                                process_id=self.pid)
 
     # -- control -------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from .loader import (
     lib,
     library_path,
     local_free,
+    local_free_function,
     storage_lib,
     use_library,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "lib",
     "library_path",
     "local_free",
+    "local_free_function",
     "storage",
     "storage_lib",
     "use_library",

@@ -228,9 +228,14 @@ def local_free(ptr: Any) -> None:
     """Free a result string returned by HCS (NULL is ignored)."""
     if ptr == ffi.NULL:
         return
+    local_free_function()(ptr)
+
+
+def local_free_function() -> Any:
+    """The bound LocalFree itself (callers freeing many strings in a row fetch it once)."""
     free = _loaded.get("LocalFree")
     if free is None:
         with _lock:
             free = _local_free_function()
             _loaded["LocalFree"] = free
-    free(ptr)
+    return free
