@@ -874,8 +874,8 @@ def bench_import(cfg: Dict[str, Any]) -> Dict[str, Any]:
     """Import time in fresh interpreters. The headline is measured with bytecode cached, as a user who installed the
     wheel has it (pip compiles .pyc files at install time); in a PYTHONDONTWRITEBYTECODE=1 environment (some
     development and CI shells set it) every pyhcs module would otherwise be compiled on every import, which costs
-    about as much as the import itself. The cache goes to a private PYTHONPYCACHEPREFIX, so the source tree is never written; the figure
-    without bytecode is kept as a diagnostic."""
+    about as much as the import itself. The cache goes to a private PYTHONPYCACHEPREFIX, so the source tree is never
+    written; the figure without bytecode is kept as a diagnostic."""
     import resource
     import shutil
     import tempfile

@@ -105,8 +105,8 @@ class LoopDelivery:
                     self.loop.call_exception_handler({"message": "pyhcs delivery failed", "exception": exc})
             # Reset the flag only once both queues are empty, then look again: a producer that saw the flag still
             # set appended before this reset, so its item is seen below; one that sees it cleared wakes the loop.
-            # Completions arriving while this drain runs are taken in the same drain, with no extra wakeup. The drain ends: every item is an operation
-            # or event of this process, arriving no faster than HCS completes them.
+            # Completions arriving while this drain runs are taken in the same drain, with no extra wakeup. The drain
+            # ends: every item is an operation or event of this process, arriving no faster than HCS completes them.
             self._scheduled = False
             if not calls and not completions:
                 return
