@@ -83,6 +83,18 @@ def refuse(handshake: Channel, text: str, logger: logging.Logger) -> int:
     return 1
 
 
+def accept(listener: Any, logger: logging.Logger) -> Any:
+    """The next control connection a helper's listener authenticates; failed and refused ones (a stranger without
+    the key) are logged and skipped."""
+    while True:
+        try:
+            return listener.accept()
+        except (OSError, EOFError) as exc:
+            logger.warning("control connection failed: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - multiprocessing.AuthenticationError: a stranger
+            logger.warning("control connection refused: %s", exc)
+
+
 def _write_all(f: IO[bytes], data: bytes) -> None:
     view = memoryview(data)
     fd = f.fileno()

@@ -12,7 +12,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple, Union
 
 import pyhcs
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from pyhcs import oci
 
     from .shim import ShimJob
+    from .vmshim import VmJob
 
 # pyhcs.oci and the helper's module load only for the commands that use them (create, run, exec, start, shim):
 # state, list, kill and delete start faster (containerd runs them often; under Wine each module costs ~10 ms).
@@ -419,18 +420,7 @@ def _start_vm_helper(ctx: Context, container_id: str, placement: Placement) -> T
                 owner=ctx.owner, os_version=placement.image_os, authkey=new_authkey())
     launcher = ctx.runtime.vm_launcher or ProcessVmLauncher
     helper = launcher(ctx, container_id, abs_path_or_pipe(ctx.cmd["vm-log"]))
-    try:
-        helper.channel.send(job.to_message())
-        reply = helper.channel.recv()
-    except (OSError, ValueError):
-        reply = None
-    if reply is None:
-        helper.channel.close()
-        raise CliError(f"unknown shim failure, exit code {helper.wait(30)}")
-    if not reply.get("ok"):
-        helper.channel.close()
-        helper.wait(30)
-        raise CliError(str(reply.get("error") or "unknown shim failure"))
+    reply = _handshake(helper, job)
     return helper, {"pid": helper.pid, "token": helper.token, "endpoint": reply["endpoint"],
                     "authkey": job.authkey}
 
@@ -515,7 +505,7 @@ def create_container(ctx: Context, container_id: str) -> Tuple[Record, Helper]:
         return saved, helper
 
 
-def _handshake(helper: Helper, job: ShimJob) -> Dict[str, Any]:
+def _handshake(helper: Helper, job: Union[ShimJob, VmJob]) -> Dict[str, Any]:
     """Send the job; the helper's ready reply, or its error as a CliError (runhcs GetErrorFromPipe)."""
     try:
         helper.channel.send(job.to_message())

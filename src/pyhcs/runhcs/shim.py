@@ -39,7 +39,7 @@ import pyhcs
 from pyhcs import oci
 
 from . import hcs
-from .channel import Channel, listen, new_endpoint, refuse, request
+from .channel import Channel, accept, listen, new_endpoint, refuse, request
 from .state import Record, Store
 
 __all__ = ["ShimJob", "Stdio", "run_shim", "SHUTDOWN_TIMEOUT", "start_request"]
@@ -360,14 +360,7 @@ class _InitHelper(_Helper):
 
     def _serve_control(self, listener: Any) -> Optional[pyhcs.Process]:
         while True:
-            try:
-                conn = listener.accept()
-            except (OSError, EOFError) as exc:
-                log.warning("control connection failed: %s", exc)
-                continue
-            except Exception as exc:  # noqa: BLE001 - multiprocessing.AuthenticationError: a stranger
-                log.warning("control connection refused: %s", exc)
-                continue
+            conn = accept(listener, log)
             with conn:
                 try:
                     op = _loads(conn.recv_bytes(4096)).get("op")

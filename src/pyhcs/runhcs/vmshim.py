@@ -34,7 +34,7 @@ import pyhcs
 from pyhcs import compat, pod
 
 from . import hcs
-from .channel import MAX_MESSAGE, Channel, listen, new_endpoint, refuse, request
+from .channel import MAX_MESSAGE, Channel, accept, listen, new_endpoint, refuse, request
 
 __all__ = ["VmJob", "run_vmshim", "vm_request"]
 
@@ -179,14 +179,7 @@ class _VmHelper:
 
     def _serve(self, listener: Any) -> None:
         while True:
-            try:
-                conn = listener.accept()
-            except (OSError, EOFError) as exc:
-                log.warning("control connection failed: %s", exc)
-                continue
-            except Exception as exc:  # noqa: BLE001 - multiprocessing.AuthenticationError: a stranger
-                log.warning("control connection refused: %s", exc)
-                continue
+            conn = accept(listener, log)
             with conn:
                 try:
                     message = json.loads(conn.recv_bytes(MAX_MESSAGE).decode("utf-8"))
