@@ -846,6 +846,19 @@ class HypervPod(Pod):
     def _vm_gone(self) -> bool:
         return self.vm.closed or self.vm.exited
 
+    def _vm_stopped(self, error: pyhcs.HcsError) -> bool:
+        """Whether *error* only says the VM has stopped: HCS refuses a modify of a Stopped system
+        (HCS_E_INVALID_STATE) before its SystemExited event reaches this process -- another client may have
+        terminated the VM a moment ago."""
+        if self._vm_gone():
+            return True
+        if not isinstance(error, pyhcs.HcsInvalidStateError):
+            return False
+        try:
+            return self.vm.state == "Stopped"
+        except pyhcs.HcsError:
+            return self._vm_gone()
+
     def _run_undo(self, requests: Sequence[_Request], deadline: _Deadline) -> None:
         """Run the undo *requests* in order. Nothing is left to undo in a VM that has stopped (hcsshim treats that
         as released, PR #2743); otherwise the first failure is raised after the rest were tried."""
@@ -856,7 +869,9 @@ class HypervPod(Pod):
             try:
                 self.vm.modify(cast("ModifySettingRequest", request), timeout=deadline.left())
             except pyhcs.HcsError as error:
-                if first is None and not self._vm_gone():
+                if self._vm_stopped(error):
+                    return
+                if first is None:
                     first = error
         if first is not None:
             raise first
@@ -869,7 +884,9 @@ class HypervPod(Pod):
             try:
                 await self.vm.modify_async(cast("ModifySettingRequest", request))
             except pyhcs.HcsError as error:
-                if first is None and not self._vm_gone():
+                if self._vm_stopped(error):  # one quick synchronous query, only on this failure path
+                    return
+                if first is None:
                     first = error
         if first is not None:
             raise first
