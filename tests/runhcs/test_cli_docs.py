@@ -41,6 +41,18 @@ def short_tmp() -> Any:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def pasted(block: str, tmpdir: Path) -> str:
+    """Run a shell session as a reader pastes it into bash at the repository root (no ``set -e``: a pasted session
+    goes on after a failing command), with no PYHCS_ variable of ours and a private $TMPDIR (so the service's
+    default endpoint is its own); its stdout, once it succeeded with nothing on stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYHCS_")}
+    env["TMPDIR"] = str(tmpdir)
+    proc = subprocess.run(["bash", "-uc", block + "\necho \"last exit: $?\"\n"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stdout + proc.stderr
+    return proc.stdout
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell session (the README says so)")
 def test_readme_runhcs_session_runs_as_pasted(short_tmp: Path) -> None:
     """README "The runhcs command line": start the fake service, write a bundle, run, state, list, exec, kill,
@@ -56,12 +68,7 @@ def test_readme_runhcs_session_runs_as_pasted(short_tmp: Path) -> None:
     (block,) = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
     if not (ROOT / ".venv" / "bin" / "runhcs").exists():
         pytest.skip("the README's session uses the quick start's .venv")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYHCS_")}
-    env["TMPDIR"] = str(short_tmp)
-    proc = subprocess.run(["bash", "-uc", block + "\necho \"last exit: $?\"\n"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-    out = proc.stdout
-    assert proc.returncode == 0 and proc.stderr == "", out + proc.stderr
+    out = pasted(block, short_tmp)
     assert "listening on" in out and "hello from the container\n" in out
     state = json.loads(out[out.index("{\n"):out.index("\n}") + 2])
     assert (state["id"], state["status"], state["owner"]) == ("demo1", "running", "runhcs")
@@ -84,12 +91,7 @@ def test_cli_doc_hyperv_pod_session_runs_as_pasted(short_tmp: Path) -> None:
     (block,) = re.findall(r"```sh\n(.*?)```", section.split("\n## ", 1)[0], flags=re.S)
     if not (ROOT / ".venv" / "bin" / "runhcs").exists():
         pytest.skip("the session uses the quick start's .venv")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYHCS_")}
-    env["TMPDIR"] = str(short_tmp)
-    proc = subprocess.run(["bash", "-uc", block + "\necho \"last exit: $?\"\n"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-    out = proc.stdout
-    assert proc.returncode == 0 and proc.stderr == "", out + proc.stderr
+    out = pasted(block, short_tmp)
     assert "hello from the pod\n" in out
     table = out[out.index("ID          PID"):].splitlines()
     assert [row.split()[:3][::2] for row in table[1:3]] == [["pod1", "running"], ["web1", "running"]]

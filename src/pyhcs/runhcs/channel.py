@@ -15,13 +15,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import struct
 import sys
 import uuid
-from typing import IO, Any, Dict, Optional, Tuple
+from typing import IO, Any, Dict, Optional, Tuple, Type, TypeVar
 
 __all__ = ["Channel", "new_endpoint", "listen", "request", "MAX_MESSAGE"]
 
@@ -69,6 +70,28 @@ class Channel:
                 except OSError:
                     pass
         self.reader = self.writer = None
+
+
+_J = TypeVar("_J", bound="JobMessage")
+
+
+class JobMessage:
+    """A helper's job as the first handshake message: ``{KEY: fields}``; unknown fields are ignored, so a helper
+    and a newer command still understand each other. For dataclasses."""
+
+    KEY = "job"
+    WHAT = "a job"
+
+    def to_message(self) -> Dict[str, Any]:
+        return {self.KEY: dataclasses.asdict(self)}  # type: ignore[call-overload]
+
+    @classmethod
+    def from_message(cls: Type[_J], message: Dict[str, Any]) -> _J:
+        job = message.get(cls.KEY)
+        if not isinstance(job, dict):
+            raise ValueError(f"the handshake did not start with {cls.WHAT}")
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in job.items() if k in known})
 
 
 def refuse(handshake: Channel, text: str, logger: logging.Logger) -> int:

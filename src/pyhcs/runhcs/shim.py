@@ -32,14 +32,14 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 import pyhcs
 from pyhcs import oci
 
 from . import hcs
-from .channel import Channel, accept, listen, new_endpoint, refuse, request
+from .channel import Channel, JobMessage, accept, listen, new_endpoint, refuse, request
 from .state import Record, Store
 
 __all__ = ["ShimJob", "Stdio", "run_shim", "SHUTDOWN_TIMEOUT", "start_request"]
@@ -57,7 +57,7 @@ RECORD_POLL = 2.0
 
 
 @dataclass
-class ShimJob:
+class ShimJob(JobMessage):
     """What a helper is asked to do (sent as the handshake's first message)."""
 
     container_id: str
@@ -76,16 +76,6 @@ class ShimJob:
     vm_authkey: str = ""
     hosted: Optional[Dict[str, Any]] = None
 
-    def to_message(self) -> Dict[str, Any]:
-        return {"job": asdict(self)}
-
-    @classmethod
-    def from_message(cls, message: Dict[str, Any]) -> "ShimJob":
-        job = message.get("job")
-        if not isinstance(job, dict):
-            raise ValueError("the handshake did not start with a job")
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in job.items() if k in known})
 
 
 @dataclass

@@ -27,14 +27,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import pyhcs
 from pyhcs import compat, pod
 
 from . import hcs
-from .channel import MAX_MESSAGE, Channel, accept, listen, new_endpoint, refuse, request
+from .channel import MAX_MESSAGE, Channel, JobMessage, accept, listen, new_endpoint, refuse, request
 
 __all__ = ["VmJob", "run_vmshim", "vm_request"]
 
@@ -42,8 +42,11 @@ log = logging.getLogger("pyhcs.runhcs.vmshim")
 
 
 @dataclass
-class VmJob:
+class VmJob(JobMessage):
     """What a VM helper is asked to do (the handshake's first message)."""
+
+    KEY = "vmjob"  # not a field (no annotation): a container helper's handshake cannot pass for a VM helper's
+    WHAT = "a VM job"
 
     host_id: str  # the container that owns the VM; the VM is <host_id>@vm
     layers: List[str] = field(default_factory=list)  # the image's read-only layers, topmost first
@@ -54,16 +57,6 @@ class VmJob:
     os_version: Optional[str] = None  # the image's OS version, when its layers declare it
     authkey: str = ""
 
-    def to_message(self) -> Dict[str, Any]:
-        return {"vmjob": asdict(self)}
-
-    @classmethod
-    def from_message(cls, message: Dict[str, Any]) -> "VmJob":
-        job = message.get("vmjob")
-        if not isinstance(job, dict):
-            raise ValueError("the handshake did not start with a VM job")
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in job.items() if k in known})
 
 
 def vm_request(vm: Dict[str, Any], message: Dict[str, Any]) -> Tuple[Optional[Dict[str, Any]], str]:
