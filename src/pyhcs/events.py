@@ -186,17 +186,7 @@ class EventHub:
                 exit_event.set()
             for delivery, future in waiters:
                 delivery.call(self._resolve_exit, future)
-        for cb in inline:
-            try:
-                cb(event)
-            except Exception:  # noqa: BLE001 - a user's callback failing must not reach HCS
-                _log_failure("pyhcs inline event callback %r failed", cb)
-        if callbacks:
-            put = (_delivery._callback_thread or callback_thread()).put
-            for cb in callbacks:
-                put((cb, event))
-        for stream in streams:
-            stream._push(event, True)
+        self._deliver(event, callbacks, inline, streams, True)
         return first
 
     def _fan_out(self, event: Event, final: bool) -> None:
@@ -217,9 +207,9 @@ class EventHub:
             except Exception:  # noqa: BLE001 - a user's callback failing must not reach HCS
                 _log_failure("pyhcs inline event callback %r failed", cb)
         if callbacks:
-            thread = _delivery._callback_thread or callback_thread()
+            put = (_delivery._callback_thread or callback_thread()).put  # (fn, one argument): no tuple of args
             for cb in callbacks:
-                thread.call(cb, event)
+                put((cb, event))
         for stream in streams:
             stream._push(event, final)
 
