@@ -31,6 +31,21 @@ def sh(posix: str, windows: str) -> str:
     return windows if IS_WINDOWS else posix
 
 
+def win_sleep(seconds: float, before: str = "", after: str = "") -> str:
+    """A Windows command line that prints *before*, sleeps *seconds*, then prints *after* (each on its own line,
+    when given): Windows Python (this interpreter), not cmd with ``ping -n``. Under Wine, a ping ended in the middle
+    of an echo can deadlock winedevice.exe (nsiproxy.sys's ICMP cancel against its completion), and mountmgr.sys
+    lives in the same process: from then on every file query in the prefix (an fstat) hangs, pytest's own capture
+    included. CI's Windows leg hung that way."""
+    code = "import time"
+    if before:
+        code = f"print({before!r}, flush=True); " + code
+    code += f"; time.sleep({seconds})"
+    if after:
+        code += f"; print({after!r})"
+    return f'"{sys.executable}" -I -S -c "{code}"'
+
+
 def open_descriptor_count() -> int:
     """File descriptors (POSIX) or handles (Windows) open in this process.
 

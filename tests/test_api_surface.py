@@ -18,7 +18,7 @@ import pytest
 
 import pyhcs
 from pyhcs import ComputeSystem, errors
-from tests.support import container_document, sh, unique_id
+from tests.support import container_document, sh, unique_id, win_sleep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,7 @@ def test_the_testing_guide_fault_gives_an_exported_class(system, fake) -> None:
 # ------------------------------------------------------------------------------------ 14. closed error ids
 def test_a_closed_process_error_names_the_call_and_the_ids(system) -> None:
     """It read "process None in 'r6' is closed", with process_id, system_id and function all None."""
-    p = system.create_process(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), stdin=False, timeout=10)
+    p = system.create_process(sh("sleep 30", win_sleep(30)), stdin=False, timeout=10)
     pid = p.pid
     p.close()
     with pytest.raises(pyhcs.HcsClosedError) as info:
@@ -96,10 +96,10 @@ def test_signal_and_terminate_after_exit_both_answer_already_stopped(system) -> 
 
 
 def test_signal_and_terminate_of_a_running_process_return_true(system) -> None:
-    with system.create_process(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), stdin=False, timeout=10) as p:
+    with system.create_process(sh("sleep 30", win_sleep(30)), stdin=False, timeout=10) as p:
         assert p.signal("CtrlShutdown", timeout=10) is True
         p.wait(timeout=10)
-    with system.create_process(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), stdin=False, timeout=10) as p:
+    with system.create_process(sh("sleep 30", win_sleep(30)), stdin=False, timeout=10) as p:
         assert p.terminate(timeout=10) is True
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import pyhcs
 from pyhcs import ComputeSystem
-from tests.support import container_document, sh, unique_id
+from tests.support import container_document, sh, unique_id, win_sleep
 
 
 def run(coro):
@@ -187,7 +187,7 @@ def test_every_async_method_reaches_hcs() -> None:
             await system.pause_async()
             await system.save_async({"SaveType": "ToFile", "SaveStateFilePath": "/tmp/pyhcs-async-save.vmrs"})
             await system.resume_async()
-            process = await system.create_process_async(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"),
+            process = await system.create_process_async(sh("sleep 5", win_sleep(5)),
                                                         stdin=False)
             async with process:
                 status = await process.properties_async()
@@ -199,7 +199,7 @@ def test_every_async_method_reaches_hcs() -> None:
                 else:
                     assert await process.terminate_async() is True
                     await process.wait_async()
-            console = await system.create_process_async(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"),
+            console = await system.create_process_async(sh("sleep 5", win_sleep(5)),
                                                         emulate_console=True)
             async with console:
                 await console.resize_console_async(width=100, height=40)
@@ -234,7 +234,7 @@ def test_closing_a_process_with_live_streams_hands_its_files_to_the_streams() ->
             await system.start_async()
             for _ in range(20):
                 process = await system.create_process_async(
-                    sh("echo start; sleep 5", "cmd /c \"echo start& ping -n 6 127.0.0.1 >nul\""), stdin=False)
+                    sh("echo start; sleep 5", win_sleep(5, before="start")), stdin=False)
                 _, stdout, _ = await process.streams()
                 assert (await stdout.readline()).strip() == b"start"
                 assert await process.streams() == await process.streams()  # one set of streams per process

@@ -17,9 +17,9 @@ import pytest
 
 import pyhcs
 from pyhcs import ComputeSystem
-from tests.support import container_document, sh, unique_id
+from tests.support import container_document, sh, unique_id, win_sleep
 
-LONG = sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul")
+LONG = sh("sleep 30", win_sleep(30))
 
 
 def settle(fake, counter: str, expected: int = 0, timeout: float = 10) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 import pyhcs
 from pyhcs import ComputeSystem
-from tests.support import container_document, unique_id
+from tests.support import container_document, unique_id, win_sleep
 
 
 def test_callback_runs_on_pyhcs_thread_and_may_close() -> None:
@@ -49,7 +49,7 @@ def test_unsubscribe_stops_delivery() -> None:
 def test_service_disconnect_fails_every_wait(fake) -> None:
     system = ComputeSystem.create(unique_id(), container_document(), timeout=10)
     system.start(timeout=10)
-    process = system.create_process("sleep 30" if not pyhcs._stdio._IS_WINDOWS else "cmd /c ping -n 31 127.0.0.1",
+    process = system.create_process("sleep 30" if not pyhcs._stdio._IS_WINDOWS else win_sleep(30),
                                     stdin=False, timeout=10)
     errors = []
 

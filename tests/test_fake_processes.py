@@ -55,7 +55,7 @@ from tests.fakes.rawhcs import (
     wait_process_exit,
     wait_process_info,
 )
-from tests.support import open_descriptor_count
+from tests.support import open_descriptor_count, win_sleep
 
 CLOSE_STDIN = {"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}}
 
@@ -259,7 +259,7 @@ def test_open_process_by_pid(system, fake) -> None:
 
 def test_get_process_info_returns_a_fresh_set_each_time(system, fake) -> None:
     """Each HcsGetProcessInfo returns new caller-owned handles (hcsshim StdioLegacy relies on it)."""
-    proc, info = create_process(system, {"CommandLine": shell("echo x; sleep 30", 'cmd /c "echo x& ping -n 31 127.0.0.1 >nul"'),
+    proc, info = create_process(system, {"CommandLine": shell("echo x; sleep 30", win_sleep(30, before="x")),
                                          "CreateStdOutPipe": True})
     with operation() as op:
         assert u32(lib.HcsGetProcessInfo(proc, op)) == S_OK

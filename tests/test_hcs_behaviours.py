@@ -19,7 +19,7 @@ import pytest
 import pyhcs
 from pyhcs import ComputeSystem
 from pyhcs.errors import HcsGuestConnectionError, HcsNotSupportedError
-from tests.support import container_document, sh, unique_id
+from tests.support import container_document, sh, unique_id, win_sleep
 
 ROOT = Path(__file__).resolve().parent.parent
 E_OUTOFMEMORY = 0x8007000E
@@ -128,7 +128,7 @@ def test_streams_not_requested_are_none_not_handle_minus_one() -> None:
     it to None -- never a descriptor -1 -- in Process.stdin/stdout/stderr and process_info()."""
     with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
         system.start(timeout=10)
-        with system.create_process(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), stdin=False,
+        with system.create_process(sh("sleep 30", win_sleep(30)), stdin=False,
                                    stderr=False) as process:
             assert process.stdin is None and process.stderr is None and process.stdout is not None
             with process.process_info() as info:

@@ -19,7 +19,7 @@ import pyhcs
 import pyhcs.storage
 from pyhcs import ComputeSystem
 from pyhcs._times import duration_100ns, parse_timestamp
-from tests.support import container_document, sh, unique_id
+from tests.support import container_document, sh, unique_id, win_sleep
 
 
 def test_hcs_timestamps_parse_to_aware_datetimes() -> None:
@@ -50,7 +50,7 @@ def test_a_process_reports_when_it_started_and_when_it_exited() -> None:
     before = datetime.now(timezone.utc) - timedelta(seconds=1)
     with ComputeSystem.create(unique_id(), container_document(), timeout=10) as system:
         system.start(timeout=10)
-        with system.create_process(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), stdin=False,
+        with system.create_process(sh("sleep 30", win_sleep(30)), stdin=False,
                                    timeout=10) as p:
             assert p.exited_at is None
             started = p.started_at

@@ -34,12 +34,12 @@ from pyhcs.pod import (
     utility_vm_document,
     utility_vm_id,
 )
-from tests.support import IS_WINDOWS, sh, unique_id
+from tests.support import IS_WINDOWS, sh, unique_id, win_sleep
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "5f6a4d4e-3b3e-4c2a-9f7e-0c4b9b5e6a11"
 ECHO = sh("echo {}", "cmd /c echo {}")
-SLEEP = sh("exec sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul")
+SLEEP = sh("exec sleep 30", win_sleep(30))
 # A workload of a utility VM that stops: hcsshim reads ExitType UnexpectedExit as an unexpected exit (README).
 HOSTED_EXIT = {"Status": 0x80370106 - (1 << 32), "ExitType": "UnexpectedExit",
                "Attribution": [{"SystemExit": {"Detail": "UnexpectedExit", "Initiator": "Internal"}}]}

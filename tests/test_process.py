@@ -8,7 +8,7 @@ import pytest
 
 import pyhcs
 from pyhcs import ComputeSystem
-from tests.support import IS_WINDOWS, container_document, sh, unique_id
+from tests.support import IS_WINDOWS, container_document, sh, unique_id, win_sleep
 
 posix_only = pytest.mark.skipif(IS_WINDOWS, reason="uses /bin/sh syntax and POSIX signals")
 
@@ -64,7 +64,7 @@ def test_exit_code_is_seen_by_wait_and_property(system) -> None:
 
 
 def test_wait_timeout_raises_timeout_error(system) -> None:
-    with system.create_process(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"), stdin=False, timeout=10) as p:
+    with system.create_process(sh("sleep 5", win_sleep(5)), stdin=False, timeout=10) as p:
         with pytest.raises(pyhcs.HcsTimeoutError):
             p.wait(timeout=0.05)
         assert p.terminate() is True
@@ -73,7 +73,7 @@ def test_wait_timeout_raises_timeout_error(system) -> None:
 
 def test_terminate_twice_is_not_an_error(system) -> None:
     """A second HcsTerminateProcess gives HCS_E_PROCESS_ALREADY_STOPPED (hcsshim v2/process.go Kill)."""
-    with system.create_process(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"), stdin=False, timeout=10) as p:
+    with system.create_process(sh("sleep 5", win_sleep(5)), stdin=False, timeout=10) as p:
         assert p.terminate() is True
         p.wait(timeout=10)
         assert p.terminate() is False
@@ -90,7 +90,7 @@ def test_signal_ctrl_c_interrupts(system) -> None:
 
 
 def test_bad_signal_is_rejected_before_hcs(system) -> None:
-    with system.create_process(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"), stdin=False, timeout=10) as p:
+    with system.create_process(sh("sleep 5", win_sleep(5)), stdin=False, timeout=10) as p:
         with pytest.raises(ValueError):
             p.signal("SIGTERM")
         with pytest.raises(ValueError):
@@ -112,7 +112,7 @@ def test_emulate_console_and_resize(system) -> None:
 
 
 def test_properties_report_process_status(system) -> None:
-    with system.create_process(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"), stdin=False, timeout=10) as p:
+    with system.create_process(sh("sleep 5", win_sleep(5)), stdin=False, timeout=10) as p:
         status = p.properties(timeout=10)
         assert status["ProcessId"] == p.pid and status["Exited"] is False
         p.terminate()
@@ -120,7 +120,7 @@ def test_properties_report_process_status(system) -> None:
 
 
 def test_open_process_by_pid_sees_its_exit(system) -> None:
-    with system.create_process(sh("sleep 0.3", "cmd /c ping -n 2 127.0.0.1 >nul"), stdin=False, timeout=10) as p:
+    with system.create_process(sh("sleep 0.3", win_sleep(1)), stdin=False, timeout=10) as p:
         with system.open_process(p.pid) as other:
             assert other.stdout is None
             assert other.wait(timeout=10) == 0
@@ -132,7 +132,7 @@ def test_open_unknown_pid_raises_not_found(system) -> None:
 
 
 def test_process_info_returns_fresh_handles(system) -> None:
-    with system.create_process(sh("sleep 5", "cmd /c ping -n 6 127.0.0.1 >nul"), timeout=10) as p:
+    with system.create_process(sh("sleep 5", win_sleep(5)), timeout=10) as p:
         with p.process_info(timeout=10) as info:
             assert info.process_id == p.pid
             assert info.stdin is not None and info.stdout is not None and info.stderr is not None
@@ -165,7 +165,7 @@ def test_exit_storm_every_exit_seen_exactly_once(system, fake) -> None:
 
 
 def test_shutdown_ends_processes_and_they_report_exit(system) -> None:
-    p = system.create_process(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), stdin=False, timeout=10)
+    p = system.create_process(sh("sleep 30", win_sleep(30)), stdin=False, timeout=10)
     try:
         system.terminate(timeout=10)
         p.wait(timeout=10)

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from tests.fakes import service as S
 from tests.fakes.rawhcs import CONTAINER, IS_WINDOWS, S_OK, shell, unique_id
 from tests.service_agent import Agent
+from tests.support import win_sleep
 
 HERE = Path(__file__).resolve().parent
 FAKES = HERE / "fakes"
@@ -41,7 +42,7 @@ HCS_E_SYSTEM_NOT_FOUND = 0x8037010E
 CONTROL_OPS = {24, 25, 26, 27, 33, 101, 102, 106}
 FUZZ_EXAMPLES = int(os.environ.get("PYHCS_FUZZ_EXAMPLES", "300"))
 # The victim's process outlives any fuzz campaign.
-SLEEP_LONG = shell("exec sleep 3600", "cmd /c ping -n 3601 127.0.0.1 >nul")
+SLEEP_LONG = shell("exec sleep 3600", win_sleep(3600))
 
 
 # ---------------------------------------------------------------------------------------------------- helpers

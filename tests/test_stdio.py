@@ -21,9 +21,9 @@ import pytest
 
 import pyhcs
 from pyhcs import ComputeSystem
-from tests.support import IS_WINDOWS, container_document, sh, unique_id
+from tests.support import IS_WINDOWS, container_document, sh, unique_id, win_sleep
 
-LONG = sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul")
+LONG = sh("sleep 30", win_sleep(30))
 CAT = sh("cat", "cmd /c more")
 VISIBLE = sh("echo visible", "cmd /c echo visible")
 posix_only = pytest.mark.skipif(IS_WINDOWS, reason="uses /proc or a Linux pseudo terminal")

@@ -17,7 +17,7 @@ import pytest
 import pyhcs
 from pyhcs import ComputeSystem
 from pyhcs._timeouts import check, to_ms
-from tests.support import IS_WINDOWS, container_document, sh, unique_id
+from tests.support import IS_WINDOWS, container_document, sh, unique_id, win_sleep
 
 BAD_TIMEOUTS = [
     (float("nan"), ValueError),
@@ -77,7 +77,7 @@ def test_a_bad_timeout_starts_nothing(system, fake, timeout, error) -> None:
 
 @pytest.mark.parametrize("timeout,error", BAD_TIMEOUTS)
 def test_process_calls_check_the_timeout_first(system, fake, timeout, error) -> None:
-    with system.create_process(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), timeout=10) as p:
+    with system.create_process(sh("sleep 30", win_sleep(30)), timeout=10) as p:
         for call in (lambda: p.terminate(timeout=timeout), lambda: p.signal("CtrlC", timeout=timeout),
                      lambda: p.wait(timeout=timeout), lambda: p.communicate(timeout=timeout),
                      lambda: p.close_stdin(timeout=timeout), lambda: p.properties(timeout=timeout)):
@@ -88,7 +88,7 @@ def test_process_calls_check_the_timeout_first(system, fake, timeout, error) -> 
 
 
 def test_zero_means_do_not_wait(system) -> None:
-    with system.create_process(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), stdin=False, timeout=10) as p:
+    with system.create_process(sh("sleep 30", win_sleep(30)), stdin=False, timeout=10) as p:
         started = time.monotonic()
         with pytest.raises(pyhcs.HcsTimeoutError):
             p.wait(timeout=0)
@@ -102,7 +102,7 @@ def test_run_timeout_covers_reading_the_output(system) -> None:
     """run("sleep 6", timeout=1) returned success after 6 s: the timeout was not applied while reading."""
     started = time.monotonic()
     with pytest.raises(pyhcs.HcsProcessTimeoutError) as info:
-        system.run(sh("echo partial; echo oops >&2; sleep 30", "cmd /c \"echo partial& ping -n 31 127.0.0.1 >nul\""),
+        system.run(sh("echo partial; echo oops >&2; sleep 30", win_sleep(30, before="partial")),
                    timeout=1)
     assert time.monotonic() - started < 5
     error = info.value
@@ -116,7 +116,7 @@ def test_run_timeout_covers_reading_the_output(system) -> None:
 
 def test_run_kills_the_process_that_ran_out_of_time(system) -> None:
     with pytest.raises(pyhcs.HcsProcessTimeoutError):
-        system.run(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), timeout=0.3)
+        system.run(sh("sleep 30", win_sleep(30)), timeout=0.3)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         listed = system.properties(["ProcessList"]).get("ProcessList") or []
@@ -128,7 +128,7 @@ def test_run_kills_the_process_that_ran_out_of_time(system) -> None:
 
 def test_communicate_timeout_keeps_the_output_and_can_be_repeated(system) -> None:
     """As subprocess.Popen.communicate: the process is not killed, and a second call loses nothing."""
-    script = sh("echo first; sleep 1; echo second", "cmd /c \"echo first& ping -n 2 127.0.0.1 >nul& echo second\"")
+    script = sh("echo first; sleep 1; echo second", win_sleep(1, before="first", after="second"))
     with system.create_process(script, timeout=10) as p:
         with pytest.raises(pyhcs.HcsProcessTimeoutError) as info:
             p.communicate(timeout=0.3)

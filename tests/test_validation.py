@@ -14,7 +14,7 @@ import pytest
 
 import pyhcs
 from pyhcs import ComputeSystem, ConsoleSize, process_parameters
-from tests.support import IS_WINDOWS, container_document, sh, unique_id
+from tests.support import IS_WINDOWS, container_document, sh, unique_id, win_sleep
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_console_size_is_taken_by_name_only() -> None:
 
 
 def test_resize_console_takes_width_and_height_by_keyword(system) -> None:
-    with system.create_process(sh("sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul"), emulate_console=True,
+    with system.create_process(sh("sleep 30", win_sleep(30)), emulate_console=True,
                                timeout=10) as p:
         with pytest.raises(TypeError):
             p.resize_console(100, 30)  # type: ignore[misc]

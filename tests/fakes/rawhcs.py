@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from pyhcs._ffi import ffi, lib, local_free, storage  # noqa: F401 - re-exported for the tests of the fake
 from pyhcs._strings import take_wide, to_wide
+from tests.support import win_sleep
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -33,8 +34,8 @@ def shell(posix: str, windows: str) -> str:
 # Command lines the behaviour tests share. cmd.exe has no sleep: ping waits about 1 s between its echoes.
 # exec: no shell between the fake and sleep, whose fork would leave a window where a signal sent right after the start
 # is taken by the shell's handler in the child before it execs (the signal would then be lost).
-SLEEP_30 = shell("exec sleep 30", "cmd /c ping -n 31 127.0.0.1 >nul")
-SLEEP_SHORT = shell("sleep 0.3", "cmd /c ping -n 2 127.0.0.1 >nul")
+SLEEP_30 = shell("exec sleep 30", win_sleep(30))
+SLEEP_SHORT = shell("sleep 0.3", win_sleep(1))
 TRUE = shell("true", "cmd /c exit 0")
 
 

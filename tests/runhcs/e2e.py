@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from tests.runtime_spec import errors as schema_errors
-from tests.support import IS_WINDOWS
+from tests.support import IS_WINDOWS, win_sleep
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "src"))
 #: Seconds a single CLI command may take (a create under Wine starts two Windows Python processes).
@@ -57,7 +57,7 @@ def shell(posix: str, windows: str) -> Dict[str, Any]:
 
 def sleeper() -> Dict[str, Any]:
     """A container process that keeps running until killed."""
-    return shell(f"sleep {SLEEP}", f"ping -n {SLEEP + 1} 127.0.0.1")
+    return shell(f"sleep {SLEEP}", win_sleep(SLEEP))
 
 
 def exits_with(code: int, output: str = "") -> Dict[str, Any]:

@@ -14,9 +14,9 @@ import pytest
 
 from tests.runhcs.support import Cli, ThreadLauncher, make_bundle, shell
 from tests.runtime_spec import errors as schema_errors
-from tests.support import IS_WINDOWS
+from tests.support import IS_WINDOWS, win_sleep
 
-SLEEP = shell("sleep 60", "ping -n 61 127.0.0.1")
+SLEEP = shell("sleep 60", win_sleep(60))
 EXIT_3 = shell("exit 3", "cmd /c exit 3")
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.runhcs.e2e import ProcessCli, exits_with, linux_leg, read_text, script_path, shell, sleeper, write_json
 from tests.runhcs.support import make_bundle
-from tests.support import IS_WINDOWS
+from tests.support import IS_WINDOWS, win_sleep
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -41,7 +41,7 @@ def test_create_start_pause_resume_kill_delete_each_a_separate_process(e2e: Proc
     Wine leg has no console-script launcher: there every command is ``python.exe -m pyhcs.runhcs``)."""
     if script_path() is not None:
         e2e.entry = "both"
-    process = shell("echo started; sleep 60", "cmd /c \"echo started& ping -n 61 127.0.0.1 >NUL\"")
+    process = shell("echo started; sleep 60", win_sleep(60, before="started"))
     b = bundle(tmp_path, "b", process, annotations={"org.example.team": "cli"})
     pid_file = str(tmp_path / "c1.pid")
 

@@ -20,7 +20,7 @@ import pyhcs
 from pyhcs import ComputeSystem
 from pyhcs._ffi import ffi, lib, loader, storage_lib
 from pyhcs._strings import to_wide
-from tests.support import container_document, unique_id
+from tests.support import container_document, unique_id, win_sleep
 
 pytestmark = pytest.mark.skipif(sys.platform != "win32", reason="Windows-only code path (runs in the Wine leg)")
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "win32", reason="Windows-only co
 # fake's Windows delivery of CtrlC/CtrlBreak/CtrlClose/CtrlLogOff/CtrlShutdown (tests/fakes/README-windows.md).
 STATUS_CONTROL_C_EXIT = 0xC000013A
 # A process that prints a line and then keeps running for about 30 s (cmd has no sleep; ping waits 1 s per echo).
-LONG_RUNNING = "cmd /c \"echo ready& ping -n 30 127.0.0.1 >nul\""
+LONG_RUNNING = win_sleep(29, before="ready")
 
 
 @pytest.fixture
