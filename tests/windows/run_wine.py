@@ -198,26 +198,44 @@ def wine_command() -> List[str]:
     return [shutil.which("wine") or shutil.which("wine64") or "wine"]
 
 
-def run_windows(cmd: Sequence[str], env: Dict[str, str]) -> int:
+def run_windows(cmd: Sequence[str], env: Dict[str, str], stall_timeout: float = 0) -> int:
     """Runs a Windows program under Wine with its output relayed to ours; returns its exit status.
 
     stdout and stderr are always pipes: Wine 8 hands a Windows program an unusable handle for a regular-file stdout
     (CPython then dies in init_sys_streams with "[WinError 6] Invalid handle"), which is what a CI log redirect
     gives. stdin is /dev/null, so nothing waits on a terminal. The relay stops when the program has exited, not at
-    end of file: a Windows process it left behind inherits the Unix end of the pipe and would hold it open."""
+    end of file: a Windows process it left behind inherits the Unix end of the pipe and would hold it open.
+
+    *stall_timeout* (seconds, 0: none): a program silent that long is stuck beyond what its own watchdogs could
+    report (pytest-timeout and faulthandler run inside it, and both need a working Wine), so the whole prefix is
+    ended and the run fails with 124 -- CI gets a failure with the log so far, not a job that never finishes."""
     proc = subprocess.Popen(list(cmd), env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     stream = cast(IO[bytes], proc.stdout)
+    last_output = [time.monotonic()]
 
     def relay() -> None:
         out = sys.stdout.buffer
         for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+            last_output[0] = time.monotonic()
             out.write(chunk)
             out.flush()
 
     relay_thread = threading.Thread(target=relay, daemon=True)
     relay_thread.start()
-    returncode = proc.wait()
+    while True:
+        try:
+            returncode = proc.wait(timeout=5)
+            break
+        except subprocess.TimeoutExpired:
+            silent = time.monotonic() - last_output[0]
+            if stall_timeout and silent > stall_timeout:
+                log(f"no output for {silent:.0f} s: the Windows run is stuck; ending every process of the prefix")
+                subprocess.run(["ps", "-eo", "pid,etime,args"], stdout=sys.stdout.buffer, stderr=subprocess.STDOUT)
+                stop_wineserver(env, wait=0)
+                proc.wait()
+                relay_thread.join(5)
+                return 124
     relay_thread.join(5)
     if relay_thread.is_alive():
         log("the Windows program exited but something it started still holds its output: ending it")
@@ -253,12 +271,14 @@ def stop_wineserver(env: Dict[str, str], wait: float = 30) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0], allow_abbrev=False,
-                                     usage="%(prog)s [--cache DIR] [--no-build] [--smoke] [pytest arguments ...]")
+    usage = "%(prog)s [--cache DIR] [--no-build] [--stall-timeout S] [--smoke] [pytest arguments ...]"
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0], allow_abbrev=False, usage=usage)
     parser.add_argument("--cache", type=Path,
                         default=Path(os.environ.get("PYHCS_WINE_CACHE") or REPO / ".wine"),
                         help="download, Python, Wine prefix and DLL cache (default: .wine/ in the repository)")
     parser.add_argument("--no-build", action="store_true", help="reuse the DLLs already in <cache>/dlls")
+    parser.add_argument("--stall-timeout", type=float, default=600, metavar="SECONDS",
+                        help="end the run as failed after this long without output (default 600; 0: never)")
     parser.add_argument("--smoke", action="store_true",
                         help="only check that Windows Python imports cffi and pyhcs and loads the fake DLL")
     # Everything else (after an optional "--") goes to pytest; default: the whole suite.
@@ -292,7 +312,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stop_wineserver(env)
         return returncode
     log(f"wine python.exe -m pytest {' '.join(pytest_args)}")
-    returncode = run_windows([*python, "-m", "pytest", "-p", "no:cacheprovider", *pytest_args], env)
+    returncode = run_windows([*python, "-m", "pytest", "-p", "no:cacheprovider", *pytest_args], env,
+                             stall_timeout=args.stall_timeout)
     stop_wineserver(env)
     log(f"pytest (Windows Python under Wine) exited {returncode}; whole run {time.monotonic() - started:.0f} s")
     return returncode
