@@ -208,7 +208,7 @@ def test_properties_process_list_and_statistics(fake) -> None:
         pids = [p["ProcessId"] for p in props["ProcessList"]]
         assert info["pid"] in pids
         entry = props["ProcessList"][pids.index(info["pid"])]
-        assert entry["ImageName"] in (("cmd.exe",) if IS_WINDOWS else ("sleep", "sh")) and entry["MemoryCommitBytes"] > 0
+        assert entry["ImageName"] in (("python.exe",) if IS_WINDOWS else ("sleep", "sh")) and entry["MemoryCommitBytes"] > 0
         stats = props["Statistics"]
         assert stats["Memory"]["MemoryUsageCommitBytes"] > 0 and "Processor" in stats and stats["Uptime100ns"] >= 0
         with operation() as op:
