@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -116,23 +116,6 @@ class Result:
             return fh.read()
 
 
-_T = TypeVar("_T")
-
-
-def _spawn(start: Callable[[], _T]) -> _T:
-    """*start* (which creates the command's process), tried again when Wine's CreateProcess fails with
-    ERROR_INTERNAL_ERROR (1359): under load a new Windows process sometimes cannot be created at all (seen once in
-    CI, with nothing of ours running yet). The command never ran, so trying again changes nothing it could see."""
-    for attempt in range(3):
-        try:
-            return start()
-        except OSError as exc:
-            if getattr(exc, "winerror", None) != 1359 or attempt == 2:
-                raise
-            time.sleep(0.5)
-    raise AssertionError("unreachable")
-
-
 class ProcessCli:
     """``runhcs --root <root> ...`` as separate processes, clients of *service*."""
 
@@ -173,9 +156,9 @@ class ProcessCli:
         argv = self.argv(*args, entry=entry, root=root)
         out_path, err_path = self.output_files()
         with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
-            proc = _spawn(lambda: subprocess.run(argv, env=dict(self.env, **(env or {})),
-                                                 stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                                 stdout=out, stderr=err, timeout=timeout, cwd=cwd or self.workdir))
+            proc = subprocess.run(argv, env=dict(self.env, **(env or {})),
+                                  stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                  stdout=out, stderr=err, timeout=timeout, cwd=cwd or self.workdir)
             out.seek(0)
             err.seek(0)
             result = Result(argv, proc.returncode, out.read(), err.read(), out_path, err_path)
@@ -185,10 +168,9 @@ class ProcessCli:
     def popen(self, *args: str, stdout: Any = None, stderr: Any = None, stdin: Any = subprocess.DEVNULL
               ) -> "subprocess.Popen[bytes]":
         """A command started and left running (to race it, or to kill it)."""
-        return _spawn(lambda: subprocess.Popen(self.argv(*args), env=self.env, stdin=stdin,
-                                               stdout=stdout if stdout is not None else subprocess.DEVNULL,
-                                               stderr=stderr if stderr is not None else subprocess.DEVNULL,
-                                               cwd=self.workdir))
+        return subprocess.Popen(self.argv(*args), env=self.env, stdin=stdin,
+                                stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                                stderr=stderr if stderr is not None else subprocess.DEVNULL, cwd=self.workdir)
 
     def ok(self, *args: str, **kwargs: Any) -> Result:
         """A command that must succeed with nothing on stderr."""
