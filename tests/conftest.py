@@ -36,6 +36,11 @@ os.environ.setdefault("FAKEHCS_TEST_INHERIT", "yes")
 # default, Windows Server 2022. Set before anything starts, so the session's service and every fake inherit it.
 os.environ["PYHCS_HOST_OS_VERSION"] = "10.0.20348.2655 server"
 
+if sys.platform == "win32":
+    from tests.support import retry_wine_create_process
+
+    retry_wine_create_process()  # Wine's occasional CreateProcess ERROR_INTERNAL_ERROR under load
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--fake-service", action="store_true", default=False, dest="hcs_fake_service",

@@ -46,6 +46,38 @@ def win_sleep(seconds: float, before: str = "", after: str = "") -> str:
     return f'"{sys.executable}" -I -S -c "{code}"'
 
 
+def retry_wine_create_process() -> None:
+    """Under Wine, make this process's CreateProcess calls (subprocess, and so every process a test starts) try again
+    when Wine fails one with ERROR_INTERNAL_ERROR (1359). A loaded machine sometimes gets that error when the new
+    process cannot be set up, and CI runs the Windows legs beside the Linux ones. No process was created, and the
+    handles meant for it are still open (subprocess closes them after CreateProcess returns or raises), so a retry
+    starts exactly what the first call would have started. Real Windows gets no such retry."""
+    import ctypes
+    import time
+    import _winapi  # type: ignore[import-not-found]
+
+    try:
+        ctypes.WinDLL("ntdll").wine_get_version  # type: ignore[attr-defined]
+    except AttributeError:
+        return  # not Wine
+    create = _winapi.CreateProcess
+    if getattr(create, "retries_wine_1359", False):
+        return
+
+    def create_process(*args: Any) -> Any:
+        for attempt in range(4):
+            try:
+                return create(*args)
+            except OSError as exc:
+                if getattr(exc, "winerror", None) != 1359 or attempt == 3:
+                    raise
+                time.sleep(0.25 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    create_process.retries_wine_1359 = True  # type: ignore[attr-defined]
+    _winapi.CreateProcess = create_process
+
+
 def open_descriptor_count() -> int:
     """File descriptors (POSIX) or handles (Windows) open in this process.
 
