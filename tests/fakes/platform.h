@@ -45,6 +45,7 @@ plat_cond *plat_cond_create(void);
 /* Waits at most `ms` milliseconds (PLAT_INFINITE: forever). Returns 0 when woken, 1 on timeout. */
 int plat_cond_wait(plat_cond *c, plat_mutex *m, uint32_t ms);
 void plat_cond_broadcast(plat_cond *c);
+void plat_cond_signal(plat_cond *c);   /* wakes one waiter, if any */
 
 /* Starts a detached thread. Returns 0 on success. */
 int plat_thread_start(void (*fn)(void *), void *arg);

@@ -86,6 +86,7 @@ int plat_cond_wait(plat_cond *c, plat_mutex *m, uint32_t ms)
 }
 
 void plat_cond_broadcast(plat_cond *c) { pthread_cond_broadcast(&c->c); }
+void plat_cond_signal(plat_cond *c) { pthread_cond_signal(&c->c); }
 
 struct thread_start { void (*fn)(void *); void *arg; };
 

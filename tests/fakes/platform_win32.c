@@ -105,6 +105,7 @@ int plat_cond_wait(plat_cond *c, plat_mutex *m, uint32_t ms)
 }
 
 void plat_cond_broadcast(plat_cond *c) { WakeAllConditionVariable(&c->cv); }
+void plat_cond_signal(plat_cond *c) { WakeConditionVariable(&c->cv); }
 
 struct thread_start { void (*fn)(void *); void *arg; };
 
