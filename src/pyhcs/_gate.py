@@ -19,18 +19,11 @@ instead waits for every operation whose completion would enter Python (``operati
 
 from __future__ import annotations
 
-import os
 import struct
-import sys
 import threading
 from typing import List, Optional
 
-def _x86_64() -> bool:
-    if struct.calcsize("P") != 8:
-        return False
-    if sys.platform == "win32":
-        return "AMD64" in sys.version  # "[MSC v.1937 64 bit (AMD64)]"; ARM64 builds say ARM64
-    return os.uname().machine.lower() in ("x86_64", "amd64")
+from ._native import Pages, x86_64
 
 
 def _stub(code_offset: int, flag_offset: int, target_offset: int) -> bytes:
@@ -46,82 +39,13 @@ def _stub(code_offset: int, flag_offset: int, target_offset: int) -> bytes:
     )
 
 
-class _Pages:
-    """Two adjacent pages: code (made read+execute once written) and data (read+write). Never freed: HCS may
-    call a stub until the process ends."""
-
-    def __init__(self) -> None:
-        import ctypes
-
-        self._ctypes = ctypes
-        if sys.platform == "win32":
-            self._page = 4096
-            k32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
-            k32.VirtualAlloc.restype = ctypes.c_void_p
-            k32.VirtualAlloc.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32, ctypes.c_uint32)
-            k32.VirtualProtect.restype = ctypes.c_int
-            k32.VirtualProtect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32,
-                                           ctypes.POINTER(ctypes.c_uint32))
-            k32.FlushInstructionCache.restype = ctypes.c_int
-            k32.FlushInstructionCache.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
-            k32.GetCurrentProcess.restype = ctypes.c_void_p
-            self._k32 = k32
-            address = k32.VirtualAlloc(None, 2 * self._page, 0x3000, 0x04)  # MEM_COMMIT|MEM_RESERVE, PAGE_READWRITE
-            if not address:
-                raise OSError(ctypes.get_last_error(), "VirtualAlloc failed")  # type: ignore[attr-defined]
-            self.address = int(address)
-        else:
-            import mmap
-
-            self._page = mmap.PAGESIZE
-            # libc's mmap, not Python's mmap object: the object would unmap the pages when the interpreter
-            # finalizes -- exactly when the stubs must stay (a callback would jump into unmapped memory).
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.mmap.restype = ctypes.c_void_p
-            libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                  ctypes.c_long)
-            address = libc.mmap(None, 2 * self._page, mmap.PROT_READ | mmap.PROT_WRITE,
-                                mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
-            if address in (None, ctypes.c_void_p(-1).value):
-                err = ctypes.get_errno()
-                raise OSError(err, f"mmap failed: {os.strerror(err)}")
-            self.address = int(address)
-            self._libc = libc
-        self.data = self.address + self._page
-
-    @property
-    def data_offset(self) -> int:
-        return self._page
-
-    def write(self, address: int, data: bytes) -> None:
-        self._ctypes.memmove(address, data, len(data))
-
-    def seal_code(self) -> None:
-        """Make the code page read+execute (never writable again)."""
-        ctypes = self._ctypes
-        if sys.platform == "win32":
-            old = ctypes.c_uint32()
-            if not self._k32.VirtualProtect(self.address, self._page, 0x20, ctypes.byref(old)):  # PAGE_EXECUTE_READ
-                raise OSError(ctypes.get_last_error(), "VirtualProtect failed")  # type: ignore[attr-defined]
-            self._k32.FlushInstructionCache(self._k32.GetCurrentProcess(), self.address, self._page)
-        else:
-            import mmap
-
-            libc = self._libc
-            libc.mprotect.restype = ctypes.c_int
-            libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-            if libc.mprotect(self.address, self._page, mmap.PROT_READ | mmap.PROT_EXEC) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, f"mprotect failed: {os.strerror(err)}")
-
-
 class Gates:
     """The gated entry points of the process: ``wrap(address)`` returns the address to give HCS instead."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pages: List[_Pages] = []  # never unmapped: HCS may call a stub until the process ends
-        self.supported = _x86_64()
+        self._pages: List[Pages] = []  # never unmapped: HCS may call a stub until the process ends
+        self.supported = x86_64()
         self.closed = False
 
     def wrap(self, target: int) -> Optional[int]:
@@ -132,7 +56,7 @@ class Gates:
             if not self.supported or self.closed:
                 return None
             try:
-                pages = _Pages()
+                pages = Pages()
                 flag, slot = 0, 8  # offsets in the data page
                 pages.write(pages.data + slot, struct.pack("<Q", target))
                 pages.write(pages.address, _stub(0, pages.data_offset + flag, pages.data_offset + slot))
