@@ -119,7 +119,10 @@ def test_an_exception_while_taking_the_result_reaches_the_waiter(monkeypatch) ->
     """The loop takes the result of a completed operation (HcsGetOperationResult) in its drained batch: an exception
     there must not be swallowed (the waiter would hang); it is delivered to the await, and the operation is still
     closed (the fake's leak check)."""
+    from pyhcs import _completions
     from pyhcs._ffi import lib
+
+    monkeypatch.setattr(_completions, "enabled", False)  # the trampoline's path (test_completions: the native one)
 
     def broken(handle, doc):
         raise RuntimeError("boom taking the result")
@@ -141,7 +144,9 @@ def test_an_exception_on_the_hcs_thread_reaches_the_waiter(monkeypatch) -> None:
     """The completion callback runs on an HCS thread and only queues the operation for its loop; if even that fails,
     the exception must not unwind into HCS nor be lost: the operation is finished there (result read, handle closed,
     lease returned) and the await raises it."""
-    from pyhcs import _delivery
+    from pyhcs import _completions, _delivery
+
+    monkeypatch.setattr(_completions, "enabled", False)  # only the trampoline runs Python on HCS's thread
 
     def broken(self, record):
         raise RuntimeError("boom on the HCS thread")

@@ -170,7 +170,8 @@ def test_a_closed_gate_keeps_completions_out_of_python(fake) -> None:
     """The gate (pyhcs._gate) is what makes a late completion harmless: once closed, HCS's call returns at once.
     Exercised in a child process, since closing it is one-way."""
     code = """
-        from pyhcs import _gate
+        from pyhcs import _completions, _gate
+        _completions.enabled = False  # the gate guards the trampoline (native completions never enter Python)
         pyhcs.operation.EXIT_GRACE_SECONDS = 0.2  # the refused operation never completes: do not wait for it
         async def main():
             system = await pyhcs.ComputeSystem.create_async("gate", DOC)

@@ -29,10 +29,13 @@ _get_ident = threading.get_ident
 class LoopDelivery:
     """Runs functions on one event loop, many per wakeup."""
 
-    __slots__ = ("loop", "_calls", "_completions", "_scheduled")
+    __slots__ = ("loop", "_calls", "_completions", "_scheduled", "native")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        # Awaited calls' completions queued by native code and watched by the loop (``_completions``): None until
+        # the loop's first call arms it, False where the trampoline serves instead.
+        self.native: Any = None
         self._calls: Deque[Tuple[Callable[..., None], Tuple[Any, ...]]] = collections.deque()
         # Operation completions, the bulk of the traffic, in their own queue: an item is the record itself
         # (``record._settle()`` on the loop), with no tuple to build or unpack.
@@ -53,6 +56,13 @@ class LoopDelivery:
         if not self._scheduled:
             self._wake()
 
+    def arm_native(self) -> Any:
+        """On the loop's thread: the loop's native completion queue, or False (``_completions.arm``)."""
+        from . import _completions
+
+        self.native = _completions.arm(self.loop) or False
+        return self.native
+
     def _wake(self) -> None:
         self._scheduled = True
         try:
@@ -65,6 +75,8 @@ class LoopDelivery:
         Items are popped one by one, so a producer racing with this hands its own item over itself (or this takes
         it), never neither."""
         self._scheduled = False
+        if self.native:
+            self.native.settle(here=True)
         completions = self._completions
         while True:
             try:
@@ -149,6 +161,11 @@ def sweep_closed() -> None:
             _last = None
     for d in closed:
         d.abandon()
+        if d.native:
+            from . import _completions
+
+            _completions.retire(d.native)  # calls still in flight are waited for by pyhcs's thread
+            d.native = False
 
 
 def every_delivery() -> "list[LoopDelivery]":

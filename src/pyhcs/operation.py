@@ -18,6 +18,7 @@ Every HCS call is logged at DEBUG through the ``pyhcs`` logger (``_trace``): fun
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, NamedTuple, Optional, Sequence, Tuple
@@ -558,7 +559,7 @@ class _AsyncCall:
     completion callback alone, so nothing else ever touches it after the call started."""
 
     __slots__ = ("function", "system_id", "process_id", "key", "lease", "keep", "future", "transform",
-                 "on_error", "delivery", "t0", "hr", "text")
+                 "on_error", "delivery", "t0", "hr", "text", "queue", "slot")
 
     function: str
     system_id: Optional[str]
@@ -573,6 +574,8 @@ class _AsyncCall:
     t0: Optional[float]
     hr: int  # HCS's result, set by the completion callback
     text: Any  # the result document (str or None), or the exception that reading it raised
+    queue: Any  # the loop's native completion queue (``_completions``), or None: the cffi trampoline
+    slot: int  # the call's node in that queue
 
     # -- HCS thread ----------------------------------------------------------------------------------------
     def _on_native_completion(self, operation: Any) -> None:
@@ -607,7 +610,8 @@ class _AsyncCall:
         key = self.key
         if _pop_operation(key, None) is None:  # claimed by _finish_here (interpreter exit)
             return
-        _free_keys.append(key)  # HCS calls back once per operation, and it is closed: the key can serve another
+        if self.queue is None:  # (a native queue recycles its node itself, once off the list)
+            _free_keys.append(key)  # HCS calls back once per operation, and it is closed: the key can serve another
         self.keep = None
         lease = self.lease
         if lease is not None:
@@ -755,15 +759,31 @@ def run_async_on(
     record.t0 = _now() if _enabled() else None
     record.lease = None
     record.key = None
+    record.queue = None
     handle = _NULL
     try:
         if lease is not None:
             lease.acquire(function)
             record.lease = lease
-        key = _free_keys.pop() if _free_keys else _operations.new_key()
-        _operation_items[key] = record
-        record.key = key
-        handle = lib.HcsCreateOperation(key, _callbacks.operation_trampoline)
+        native = delivery.native
+        if native is None:
+            native = delivery.arm_native()
+        if native:  # completions queued by native code, no GIL on HCS's threads (``_completions``)
+            create = lib.HcsCreateOperation
+            if create is not native.create:
+                native.bind(create)
+            slot = native.free.pop() if native.free else native.grow()
+            key = native.keys[slot]
+            _operation_items[key] = record
+            record.key = key
+            record.queue = native
+            record.slot = slot
+            handle = create(key, native.callback)
+        else:
+            key = _free_keys.pop() if _free_keys else _operations.new_key()
+            _operation_items[key] = record
+            record.key = key
+            handle = lib.HcsCreateOperation(key, _callbacks.operation_trampoline)
         if handle == _NULL:
             raise error_from_hresult(E_OUTOFMEMORY, function="HcsCreateOperation")
         hr = fn(target, handle, document, *extra) if extra else fn(target, handle, document)
@@ -775,7 +795,10 @@ def run_async_on(
     except BaseException as exc:  # noqa: BLE001 - reported at await like every other failure
         # Nothing was started, so no completion will come: undo here.
         if record.key is not None and _pop_operation(record.key, None) is not None:
-            _free_keys.append(record.key)
+            if record.queue is None:
+                _free_keys.append(record.key)
+            else:
+                record.queue.free.append(record.slot)
         if handle != _NULL:
             lib.HcsCloseOperation(handle)
         record._release()
@@ -917,6 +940,10 @@ def finish_completed() -> None:
     sweep_closed()
     for delivery in every_delivery():
         delivery.abandon()
+    if "pyhcs._completions" in sys.modules:
+        from . import _completions
+
+        _completions.settle_orphans()
 
 
 def drain_at_exit(timeout: float) -> bool:
