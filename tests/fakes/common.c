@@ -23,9 +23,10 @@ static void init_all(void)
     engine_init();
     engine_subscribe(events_sink, NULL);
     /* choice: 8 workers (operations of different systems run in parallel, one system's in order) and 4
-     * dispatcher threads (callbacks of different handles in parallel, one handle's in order). */
-    g_workers = executor_create(8);
-    g_dispatcher = executor_create(4);
+     * dispatcher threads (callbacks of different handles in parallel, one handle's in order). In both, an idle thread
+     * looks for work briefly before it sleeps (executor.c). */
+    g_workers = executor_create(8, 1);
+    g_dispatcher = executor_create(4, 1);
 }
 
 void fake_init(void) { plat_call_once(init_all); }

@@ -9,7 +9,12 @@
  * it finishes. A submission wakes one idle worker, and only when there is something it can run. (The first
  * version scanned every queued job, and every earlier job of the same key, on each pick, and woke every worker on
  * each submission: with 1,000 operations in flight on one system, the fake's own threads spent most of the
- * benchmark's CPU time scanning and waking, the same for every client; docs/performance.md.) */
+ * benchmark's CPU time scanning and waking, the same for every client; docs/performance.md.)
+ *
+ * Latency: an idle worker spins for new work for a few tens of microseconds before it sleeps, one worker per pool at
+ * a time, yielding the CPU now and then (see SPIN_ITERATIONS). Without it every request-response exchange (a call
+ * and its wait, a completion and the next call) woke a sleeping thread, often on a CPU gone idle meanwhile. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -42,7 +47,25 @@ struct executor {
     keyq *keys[KEY_BUCKETS];
     uint64_t seq;
     int threads, running, waiting;
+    int spin;                  /* idle workers spin before they sleep (executor_create) */
+    int spinning;              /* a worker is spinning for work (at most one) */
+    atomic_int has_ready;      /* ex->ready != NULL, readable without the lock */
 };
+
+/* How long an idle worker looks for new work before it sleeps (pause iterations, ~20-60 us on x86-64). A thread
+ * pool that parks a worker the moment it runs out of work makes every request-response exchange wake a sleeping
+ * thread, on a CPU that may have gone idle meanwhile; thread pools spin briefly before parking for that reason (the
+ * Windows thread pool and Go's scheduler both do). One spinner at a time, so an idle pool burns at most one CPU for
+ * that long. */
+#define SPIN_ITERATIONS 1000
+#define SPIN_YIELD_EVERY 64   /* and lets a thread waiting for this CPU run (the client, on a machine with few CPUs) */
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 static keyq **key_slot(executor *ex, uint64_t key)
 {
@@ -54,6 +77,7 @@ static keyq **key_slot(executor *ex, uint64_t key)
 static void insert_ready(executor *ex, job *j)
 {
     j->next = NULL;
+    atomic_store_explicit(&ex->has_ready, 1, memory_order_release);
     if (!ex->ready) {
         ex->ready = ex->ready_tail = j;
     } else if (ex->ready_tail->seq < j->seq) {      /* the usual case: the newest submission */
@@ -81,7 +105,7 @@ static void make_runnable(executor *ex, job *j, int wake)
         return;
     }
     insert_ready(ex, j);
-    if (wake && ex->waiting) plat_cond_signal(ex->work);
+    if (wake && ex->waiting && !ex->spinning) plat_cond_signal(ex->work);
 }
 
 static void promote_due(executor *ex)
@@ -116,11 +140,24 @@ static void key_done(executor *ex, uint64_t key)
 static void worker_main(void *arg)
 {
     executor *ex = arg;
+    int spun = 0;
     plat_mutex_lock(ex->m);
     for (;;) {
         job *j;
         promote_due(ex);
         j = ex->ready;
+        if (!j && ex->spin && !spun && !ex->spinning) {
+            ex->spinning = 1;
+            plat_mutex_unlock(ex->m);
+            for (int i = 1; i <= SPIN_ITERATIONS && !atomic_load_explicit(&ex->has_ready, memory_order_acquire); i++) {
+                if (i % SPIN_YIELD_EVERY == 0) plat_yield();
+                else cpu_relax();
+            }
+            plat_mutex_lock(ex->m);
+            ex->spinning = 0;
+            spun = 1;
+            continue;
+        }
         if (!j) {
             uint32_t ms = PLAT_INFINITE;
             if (ex->delayed) {
@@ -130,10 +167,15 @@ static void worker_main(void *arg)
             ex->waiting++;
             plat_cond_wait(ex->work, ex->m, ms);
             ex->waiting--;
+            spun = 0;
             continue;
         }
+        spun = 0;
         ex->ready = j->next;
-        if (!ex->ready) ex->ready_tail = NULL;
+        if (!ex->ready) {
+            ex->ready_tail = NULL;
+            atomic_store_explicit(&ex->has_ready, 0, memory_order_relaxed);
+        }
         if (ex->ready && ex->waiting) plat_cond_signal(ex->work);   /* more to run: pass the wakeup on */
         ex->running++;
         plat_mutex_unlock(ex->m);
@@ -146,10 +188,11 @@ static void worker_main(void *arg)
     }
 }
 
-executor *executor_create(int threads)
+executor *executor_create(int threads, int spin)
 {
     executor *ex = calloc(1, sizeof *ex);
     if (!ex) abort();
+    ex->spin = spin;
     ex->m = plat_mutex_create();
     ex->work = plat_cond_create();
     ex->idle_c = plat_cond_create();

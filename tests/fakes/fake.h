@@ -113,7 +113,8 @@ extern int64_t g_open_ops, g_open_sys, g_open_procs, g_callbacks_in_flight, g_ca
 
 /* ---- executors (executor.c): thread pools running jobs FIFO, serially per non-zero key ---- */
 typedef struct executor executor;
-executor *executor_create(int threads);
+/* spin: an idle worker looks for work briefly before it sleeps (one at a time). */
+executor *executor_create(int threads, int spin);
 void executor_submit(executor *ex, uint64_t key, void (*fn)(void *), void *arg);
 /* Like executor_submit; the job does not start before plat_monotonic_ms() reaches not_before. */
 void executor_submit_at(executor *ex, uint64_t key, uint64_t not_before, void (*fn)(void *), void *arg);

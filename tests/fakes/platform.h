@@ -61,6 +61,7 @@ uint32_t plat_cpu_count(void);
 /* ---- time ---- */
 uint64_t plat_monotonic_ms(void);
 void plat_sleep_ms(uint32_t ms);
+void plat_yield(void);   /* offer the CPU to another ready thread */
 /* Wall-clock time as 100 ns units since 1601-01-01 (Windows FILETIME epoch). */
 uint64_t plat_filetime_now(void);
 /* Formats a FILETIME value as ISO 8601 UTC ("2024-01-02T03:04:05.1234567Z") into buf (>= 32 bytes). */

@@ -162,6 +162,7 @@ uint32_t plat_cpu_count(void)
 uint64_t plat_monotonic_ms(void) { return (uint64_t)GetTickCount64(); }
 
 void plat_sleep_ms(uint32_t ms) { Sleep(ms); }
+void plat_yield(void) { SwitchToThread(); }
 
 uint64_t plat_filetime_now(void)
 {
