@@ -396,6 +396,19 @@ def bench_async(env: Env, cfg: Dict[str, Any]) -> List[Bench]:
     raw = RawAsync(env, loop)
     keys = itertools.count(1)
     benches = []
+    # A second loop whose calls complete through the cffi trampoline (pyhcs._completions off when its first call
+    # arms it): what the native completion code is worth, in the same rounds.
+    from pyhcs import _completions
+
+    tloop = asyncio.new_event_loop()
+    saved, _completions.enabled = _completions.enabled, False
+    try:
+        async def arm() -> None:
+            await system.properties_async()
+
+        tloop.run_until_complete(arm())
+    finally:
+        _completions.enabled = saved
 
     try:
         for k, n in cfg["async"].items():
@@ -496,6 +509,9 @@ def bench_async(env: Env, cfg: Dict[str, Any]) -> List[Bench]:
             def pyhcs_gather(n: int = n, k: int = k) -> float:
                 return loop.run_until_complete(pyhcs_gather_run(n, k))
 
+            def pyhcs_trampoline(n: int = n, k: int = k) -> float:
+                return tloop.run_until_complete(pyhcs_run(n, k))
+
             b = Bench(f"async_{k}", f"2. async get-properties, {k} in flight (asyncio)")
             b.params = {"in_flight": k, "ops_per_sample": n, "rounds": cfg["rounds"]}
             variants = [("c", "C driver (condvar)", c_driver), ("raw_cffi", "raw cffi, coalesced wakeups", raw_cffi),
@@ -503,12 +519,15 @@ def bench_async(env: Env, cfg: Dict[str, Any]) -> List[Bench]:
             if k > 1:  # diagnostics: what a Task per operation costs, with and without pyhcs
                 variants += [("pyhcs_gather", "  diag: pyhcs asyncio.gather(properties_async() x k)", pyhcs_gather),
                              ("raw_cffi_task", "  diag: raw cffi + a Task per op (gather)", raw_cffi_task),
-                             ("pyhcs_begin", "  diag: pyhcs begin() ops awaited, no Task", pyhcs_begin)]
+                             ("pyhcs_begin", "  diag: pyhcs begin() ops awaited, no Task", pyhcs_begin),
+                             ("pyhcs_trampoline", "  diag: pyhcs, completions through the cffi trampoline",
+                              pyhcs_trampoline)]
             variants += _gopeer.variants(env.go, "async", n=n, k=k)
             b.run(variants, cfg["rounds"])
             benches.append(b)
     finally:
         loop.close()
+        tloop.close()
         L.HcsCloseComputeSystem(raw_h)
         with system:
             pass
@@ -1097,7 +1116,7 @@ def machine() -> Dict[str, Any]:
 RATIOS = {
     "sync_round_trip": [("pyhcs", "raw_cffi"), ("pyhcs", "c"), ("raw_cffi", "c"), ("pyhcs", "raw_cffi_json")],
     "async": [("pyhcs", "raw_cffi"), ("pyhcs", "c"), ("raw_cffi", "c")],
-    "async_diag": [("pyhcs_gather", "raw_cffi_task"), ("pyhcs_begin", "raw_cffi")],
+    "async_diag": [("pyhcs_gather", "raw_cffi_task"), ("pyhcs_begin", "raw_cffi"), ("pyhcs", "pyhcs_trampoline")],
     "events": [("pyhcs_callback", "raw_callback"), ("pyhcs_inline", "raw_callback"), ("pyhcs_async", "raw_async"),
                ("pyhcs_callback", "c"),
                ("raw_callback", "c"), ("raw_async", "c"), ("pyhcs_callback", "raw_callback_hop")],
