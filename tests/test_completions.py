@@ -148,6 +148,37 @@ def test_a_queue_serves_the_next_loop_once_its_loop_is_closed(path) -> None:
     assert seen[0] is seen[1]
 
 
+def test_a_closed_loops_delivery_leaves_its_former_queue_to_the_next_loop(fake, path) -> None:
+    """Once a closed loop's queue serves another loop, nothing done for the closed loop (its delivery abandoned
+    again, as an HCS thread does when it finds the loop closed) may settle the new loop's calls."""
+    if path != "native":
+        pytest.skip("the native queue's own lifetime")
+    first = []
+
+    async def one(system: ComputeSystem) -> None:
+        assert (await system.properties_async())["State"] == "Running"
+        first.append(_delivery.running_delivery())
+
+    async def many(system: ComputeSystem) -> None:
+        fake.set_latency("HcsGetComputeSystemProperties", 20)
+        futures = [system.properties_async() for _ in range(10)]
+        assert _delivery.running_delivery().native is queue
+        time.sleep(0.5)  # the loop does not run: the completions wait on its queue
+        first[0].native = queue  # what an abandon racing with the sweep would still see
+        first[0].abandon()  # the old delivery, again: it must not settle them
+        results = await asyncio.wait_for(asyncio.gather(*futures), 10)
+        assert all(r["State"] == "Running" for r in results)
+
+    with ComputeSystem.create(unique_id(), container_document()) as system:
+        system.start()
+        run_selector(one(system))
+        queue = first[0].native
+        _delivery.sweep_closed()
+        assert first[0].native is False and queue in _completions._pool
+        run_selector(many(system))
+        first[0].native = False
+
+
 def test_interpreter_exit_with_native_calls_in_flight_is_clean(fake_library, tmp_path) -> None:
     """Exit while HCS still holds calls whose completion is native code: pyhcs waits for them (the exit grace), and
     one that arrives after that only writes never-freed memory -- no crash, no hang."""

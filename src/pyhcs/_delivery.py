@@ -75,8 +75,6 @@ class LoopDelivery:
         Items are popped one by one, so a producer racing with this hands its own item over itself (or this takes
         it), never neither."""
         self._scheduled = False
-        if self.native:
-            self.native.settle(here=True)
         completions = self._completions
         while True:
             try:
@@ -161,11 +159,11 @@ def sweep_closed() -> None:
             _last = None
     for d in closed:
         d.abandon()
-        if d.native:
+        native, d.native = d.native, False  # this sweep alone took d out of _deliveries: it alone retires the queue
+        if native:
             from . import _completions
 
-            _completions.retire(d.native)  # calls still in flight are waited for by pyhcs's thread
-            d.native = False
+            _completions.retire(native)  # calls still in flight are finished by pyhcs's thread as they arrive
 
 
 def every_delivery() -> "list[LoopDelivery]":

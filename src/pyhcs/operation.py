@@ -940,6 +940,8 @@ def finish_completed() -> None:
     sweep_closed()
     for delivery in every_delivery():
         delivery.abandon()
+        if delivery.native:  # the loop is not closed, but no loop runs any more: settle its arrived calls here
+            delivery.native.settle(here=True)
     if "pyhcs._completions" in sys.modules:
         from . import _completions
 
