@@ -4,7 +4,8 @@ HCS calls back on its own threads with the ``void *context`` we registered. That
 registry, never a pointer to a Python object that may be collected (cffi's pitfall: a dangling ``new_handle`` is a
 fatal "from_handle() points to garbage"). Each context stays in its registry until its last callback has run.
 The trampolines (created once, never freed) never let an exception escape into C: they hand it to the context,
-so the waiter sees it instead of hanging.
+so the waiter sees it instead of hanging. Awaited calls may instead be completed by native code that never enters
+Python (``_completions``); their contexts live in the same operations registry.
 """
 
 from __future__ import annotations

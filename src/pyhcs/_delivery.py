@@ -5,7 +5,8 @@ wakeup drains everything queued since the previous one (measured twice the throu
 with 100-1000 operations in flight, ../shared/reference/ffi-callback-path.md). A future that was cancelled meanwhile
 is skipped, never an error. Operation completions travel as the operation's own record (``LoopDelivery.settle``):
 the HCS thread reads the result, closes the operation and queues the record; the loop parses and settles in its
-drained batch (``operation._AsyncCall``).
+drained batch (``operation._AsyncCall``). Where native code completes awaited calls (``_completions``), the loop
+watches that queue's socket itself and this delivery carries the rest (events, ``begin()`` operations).
 
 To user callbacks: they run on one pyhcs thread, never on an HCS thread, so a callback may call any pyhcs method --
 including ``close()``, which on an HCS thread would wait for the callback itself.

@@ -552,6 +552,11 @@ class _AsyncCall:
     on the loop releases the GIL to a waiting completion thread, and the loop thread is the one every operation
     waits for; docs/performance.md.)
 
+    Where the loop can watch a socket (x86-64, a loop with ``add_reader``), HCS is given pyhcs's native completion
+    code instead (``_completions``): it reads the result and closes the operation on HCS's thread without Python,
+    and the loop copies and frees the document in its batch before ``_settle``; ``queue`` and ``slot`` name the
+    call's node there.
+
     Lifetime: the registry entry (the callback's context) lives from before ``HcsCreateOperation`` until the record
     is settled, so the completion callback always finds it. Taking it out (``dict.pop``, one atomic step) is the
     claim: exactly one of the loop (``_settle``) or a fallback (``_finish_here``: the loop was closed first, or the
