@@ -32,8 +32,10 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the benchmark s
 EXPECTED = {
     "sync_round_trip": {"c", "raw_cffi", "pyhcs", "raw_cffi_json"},
     "async_1": {"c", "raw_cffi", "pyhcs"},
-    "async_100": {"c", "raw_cffi", "pyhcs", "pyhcs_gather", "raw_cffi_task", "pyhcs_begin"},
-    "async_1000": {"c", "raw_cffi", "pyhcs", "pyhcs_gather", "raw_cffi_task", "pyhcs_begin"},
+    "async_100": {"c", "raw_cffi", "pyhcs", "pyhcs_gather", "raw_cffi_task", "pyhcs_begin",
+                  "pyhcs_trampoline"},
+    "async_1000": {"c", "raw_cffi", "pyhcs", "pyhcs_gather", "raw_cffi_task", "pyhcs_begin",
+                   "pyhcs_trampoline"},
     "system_events": {"c", "raw_callback", "pyhcs_callback", "pyhcs_inline", "raw_async", "pyhcs_async",
                       "raw_callback_hop"},
     "process_events": {"c", "raw_callback", "pyhcs_callback", "pyhcs_inline", "raw_async", "pyhcs_async",
