@@ -179,6 +179,9 @@ def test_a_closed_loops_delivery_leaves_its_former_queue_to_the_next_loop(fake, 
         first[0].native = False
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="under Wine, in CI beside the Linux suite, one of the ~1,000 "
+                    "SelectorEventLoops (each a TCP loopback socket pair on Windows) timed out after 30 s on both "
+                    "paths alike; the Windows runs keep the single-loop tests above")
 def test_loops_in_threads_closing_with_calls_in_flight_lose_and_leak_nothing(fake, path) -> None:
     """Four threads run loop after loop on the same systems; a third of the loops close with their calls still in
     flight, a fifth cancel some: every call is settled or finished by pyhcs, nothing leaks (the fake's leak check
