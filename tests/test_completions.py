@@ -16,7 +16,7 @@ import pyhcs
 from pyhcs import ComputeSystem, _completions, _delivery, _native
 from tests.support import container_document, unique_id
 
-NATIVE = _native.x86_64()
+NATIVE = _native.x86_64() and sys.platform != "win32"  # where pyhcs writes native completion code
 E_ACCESSDENIED = -2147024891  # 0x80070005
 
 
@@ -26,9 +26,9 @@ def path(completion_path: str) -> str:
 
 
 def run_selector(coro):
-    """Run *coro* on a fresh SelectorEventLoop (it has add_reader on every platform; Windows' default Proactor does
-    not), then close the loop."""
-    loop = asyncio.SelectorEventLoop()
+    """Run *coro* on a fresh loop with add_reader (a SelectorEventLoop; on Windows, where native completions are not
+    used, the default ProactorEventLoop), then close the loop."""
+    loop = asyncio.new_event_loop() if sys.platform == "win32" else asyncio.SelectorEventLoop()
     try:
         return loop.run_until_complete(asyncio.wait_for(coro, 60))
     finally:
@@ -257,7 +257,7 @@ def test_interpreter_exit_with_native_calls_in_flight_is_clean(fake_library, tmp
                 system.properties_async()
             print("native", bool(pyhcs._delivery.running_delivery().native), flush=True)
 
-        loop = asyncio.SelectorEventLoop()
+        loop = asyncio.new_event_loop()  # asyncio's default: a SelectorEventLoop off Windows
         loop.run_until_complete(main())
         print("exiting", flush=True)
     """))
@@ -275,7 +275,7 @@ def test_the_environment_variable_turns_native_completions_off(fake_library) -> 
                                             "Owner": "t", "Container": {{}}}}) as system:
                 await system.start_async()
                 print("native", bool(pyhcs._delivery.running_delivery().native))
-        loop = asyncio.SelectorEventLoop()
+        loop = asyncio.new_event_loop()
         loop.run_until_complete(main())
         loop.close()
     """)

@@ -16,10 +16,12 @@ The loop, woken once for everything pushed since, takes the whole list with one 
 call in completion order: copy the document, ``LocalFree`` it, parse, settle the future (``_AsyncCall._settle``).
 No Python runs on HCS's threads, so the loop's own FFI calls find the GIL free.
 
-Where: x86-64 (the Windows x64 and System V calling conventions each have their code below) with an event loop
-that has ``add_reader`` (asyncio's selector loops -- the default off Windows --, uvloop, a SelectorEventLoop on
-Windows). Elsewhere (the ProactorEventLoop, ARM64), or with ``PYHCS_NATIVE_COMPLETIONS=0`` in the environment,
-awaited calls use the cffi trampoline, with the same results and lifetimes.
+Where: x86-64 POSIX (the System V calling convention) with an event loop that has ``add_reader`` (asyncio's
+default loop there, uvloop). Elsewhere -- Windows, whose default ProactorEventLoop has no ``add_reader``; ARM64; or
+with ``PYHCS_NATIVE_COMPLETIONS=0`` in the environment -- awaited calls use the cffi trampoline, with the same
+results and lifetimes. (A Windows x64 version of the code and a SelectorEventLoop wake worked under Wine, but
+Wine's ``select()`` on the loop's socket pairs hung past its timeout in one CI run of three; a Proactor-native wake
+is the way to bring this to Windows, docs/performance.md.)
 
 Lifetime (the rules of ``_callbacks`` hold: a context lives until its callback has run, a handle is never closed
 by anyone but the completion):
@@ -100,43 +102,6 @@ _SYSTEM_V = bytes.fromhex("".join((
     "488707",          # 62: xchg [rdi],rax                 (xchg with memory is atomic)
     "c3",              # 65: ret
 )))
-_WINDOWS_X64 = bytes.fromhex("".join((
-    # completed: rcx = operation, rdx = node
-    "53",              # 00: push rbx
-    "56",              # 01: push rsi
-    "4883ec28",        # 02: sub rsp,0x28                   shadow space, 16-byte aligned for the calls
-    "4889d3",          # 06: mov rbx,rdx                    rbx = node
-    "4889ce",          # 09: mov rsi,rcx                    rsi = operation
-    "48894b08",        # 0c: mov [rbx+0x8],rcx              node->op = operation
-    "488d5328",        # 10: lea rdx,[rbx+0x28]
-    "ff5330",          # 14: call [rbx+0x30]                HcsGetOperationResult(operation, &node->doc)
-    "894320",          # 17: mov [rbx+0x20],eax             node->hr
-    "4889f1",          # 1a: mov rcx,rsi
-    "ff5338",          # 1d: call [rbx+0x38]                HcsCloseOperation(operation)
-    "4c8b4310",        # 20: mov r8,[rbx+0x10]              r8 = queue
-    "498b00",          # 24: mov rax,[r8]                   rax = head
-    "488903",          # 27: mov [rbx],rax                  node->next = head
-    "f0490fb118",      # 2a: lock cmpxchg [r8],rbx          head = node if head is still rax (else rax = head)
-    "75f6",            # 2f: jne 27
-    "4883c428",        # 31: add rsp,0x28
-    "5e",              # 35: pop rsi
-    "5b",              # 36: pop rbx
-    "4885c0",          # 37: test rax,rax
-    "7517",            # 3a: jne 53                         the list was not empty: the loop is already woken
-    "498b4808",        # 3c: mov rcx,[r8+0x8]               the socket
-    "498d5018",        # 40: lea rdx,[r8+0x18]              the byte
-    "4531c9",          # 44: xor r9d,r9d                    flags 0 (the socket is non-blocking)
-    "498b4010",        # 47: mov rax,[r8+0x10]
-    "41b801000000",    # 4b: mov r8d,0x1
-    "ffe0",            # 51: jmp rax                        send(socket, &byte, 1, 0), returning to HCS
-    "c3",              # 53: ret
-    "90" * 12,         # 54: padding
-    # take: rcx = queue
-    "31c0",            # 60: xor eax,eax
-    "488701",          # 62: xchg [rcx],rax
-    "c3",              # 65: ret
-)))
-
 _string = ffi.string
 _cast = ffi.cast
 _NULL = ffi.NULL
@@ -149,15 +114,10 @@ class _Code:
     def __init__(self) -> None:
         import ctypes
 
-        code = _WINDOWS_X64 if _IS_WINDOWS else _SYSTEM_V
-        address = _native.code(code)
+        address = _native.code(_SYSTEM_V)
         self.completed = _cast("HCS_OPERATION_COMPLETION", address)
         self.take = _cast("uintptr_t(*)(uintptr_t)", address + _TAKE)
-        if _IS_WINDOWS:
-            send = ctypes.WinDLL("ws2_32").send  # type: ignore[attr-defined]
-        else:
-            send = ctypes.CDLL(None).send
-        self.send = ctypes.cast(send, ctypes.c_void_p).value
+        self.send = ctypes.cast(ctypes.CDLL(None).send, ctypes.c_void_p).value
         self.arena = _native.Arena(NODE_SIZE)
 
 
@@ -171,7 +131,7 @@ def _load() -> Any:
         with _lock:
             if _code is None:
                 try:
-                    _code = _Code() if _native.x86_64() else False
+                    _code = _Code() if _native.x86_64() and not _IS_WINDOWS else False
                 except (OSError, AttributeError, ValueError):  # no executable memory (a hardened host), no send()
                     _code = False
     return _code
@@ -192,16 +152,9 @@ class NativeQueue:
         writer.setblocking(False)
         # Both ends as bare descriptors, never closed: the native code may send until the process ends (a closed
         # and reused descriptor would receive the byte instead), and a socket object would be closed -- with a
-        # ResourceWarning -- when the interpreter finalizes. Windows reads through the socket object (recv on a
-        # SOCKET), kept with the queue.
-        if _IS_WINDOWS:
-            self._reader: Any = reader
-            self.fd = reader.fileno()
-            self._recv = reader.recv
-        else:
-            self._reader = None
-            self.fd = reader.detach()
-            self._recv = functools.partial(os.read, self.fd)
+        # ResourceWarning -- when the interpreter finalizes.
+        self.fd = reader.detach()
+        self._recv = functools.partial(os.read, self.fd)
         words[_WAKE] = writer.detach()
         words[_SEND] = code.send
         self.callback = code.completed
@@ -258,7 +211,7 @@ class NativeQueue:
                 pass
         except (BlockingIOError, InterruptedError):
             pass
-        except OSError:  # noqa: S110 - the reading end is gone (interpreter teardown); the list is still drained
+        except OSError:  # the reading end is gone (interpreter teardown); the list is still drained
             pass
 
     # -- any thread that owns the queue now: the loop's, or pyhcs's once the loop is gone -----------------------
