@@ -59,8 +59,8 @@ enabled = os.environ.get("PYHCS_NATIVE_COMPLETIONS", "1") != "0"
 # before a use_library() switch finish with the library that made them).
 NODE_SIZE = 64
 _NEXT, _OP, _QUEUE, _SLOT, _HR, _DOC, _GET_RESULT, _CLOSE = range(8)
-# A queue, in 8-byte words: the list head, the socket to write to, the address of send(), the byte sent.
-QUEUE_SIZE = 64
+# A queue, in 8-byte words, in one arena block of NODE_SIZE bytes: the list head, the socket to write to, the address
+# of send(), the byte sent.
 _HEAD, _WAKE, _SEND = range(3)
 
 # void completed(HCS_OPERATION operation, node *context), then, at 0x60, node *take(queue *q): the whole list, the
@@ -102,6 +102,7 @@ _SYSTEM_V = bytes.fromhex("".join((
     "488707",          # 62: xchg [rdi],rax                 (xchg with memory is atomic)
     "c3",              # 65: ret
 )))
+
 _string = ffi.string
 _cast = ffi.cast
 _NULL = ffi.NULL
