@@ -37,9 +37,10 @@ os.environ.setdefault("FAKEHCS_TEST_INHERIT", "yes")
 os.environ["PYHCS_HOST_OS_VERSION"] = "10.0.20348.2655 server"
 
 if sys.platform == "win32":
-    from tests.support import retry_wine_create_process
+    from tests.support import retry_wine_create_process, rewake_wine_proactor_loops
 
     retry_wine_create_process()  # Wine's occasional CreateProcess ERROR_INTERNAL_ERROR under load
+    rewake_wine_proactor_loops()  # Wine's occasional lost self-pipe wakeup of asyncio's ProactorEventLoop
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -78,6 +78,47 @@ def retry_wine_create_process() -> None:
     _winapi.CreateProcess = create_process
 
 
+def rewake_wine_proactor_loops(period: float = 0.05) -> None:
+    """Under Wine, give every ProactorEventLoop (asyncio's default on Windows) a timer every *period* seconds, so
+    that a lost self-pipe wakeup costs at most that long instead of the test.
+
+    Why: under Wine, a ``call_soon_threadsafe`` from another thread now and then leaves the loop asleep in
+    ``GetQueuedCompletionStatus`` with the callback in its ready queue: the byte it sends to the loop's self-pipe
+    socket does not complete the loop's pending ``WSARecv``. Beside the Linux suite, 2 of 7 short Wine runs of 500
+    awaited calls stalled for 2 s and more; in one, a watchdog thread found the loop asleep in
+    ``IocpProactor._poll`` with a ready callback for 2 s, and its own second wakeup woke it. CI's Windows
+    service-mode leg lost 60 s in test_many_operations_in_flight that way. asyncio's own code does this, not pyhcs's (which only calls
+    ``call_soon_threadsafe``), and the Linux legs run without this timer, so a wakeup pyhcs itself failed to make
+    still fails a test there. Real Windows gets no such timer."""
+    import asyncio.windows_events as windows_events
+    import ctypes
+
+    try:
+        ctypes.WinDLL("ntdll").wine_get_version  # type: ignore[attr-defined]
+    except AttributeError:
+        return  # not Wine
+    loop_class = windows_events.ProactorEventLoop
+    run_forever = loop_class.run_forever
+    if getattr(run_forever, "rewakes_under_wine", False):
+        return
+
+    def run_forever_rewoken(self: Any) -> None:
+        timer: Any = None
+
+        def tick() -> None:
+            nonlocal timer
+            timer = self.call_later(period, tick)
+
+        timer = self.call_later(period, tick)
+        try:
+            run_forever(self)
+        finally:
+            timer.cancel()
+
+    run_forever_rewoken.rewakes_under_wine = True  # type: ignore[attr-defined]
+    loop_class.run_forever = run_forever_rewoken
+
+
 def open_descriptor_count() -> int:
     """File descriptors (POSIX) or handles (Windows) open in this process.
 
