@@ -57,11 +57,10 @@ class HandleOwner:
         self._lease = Lease(raw, getattr(lib, close_function), _weak_identity(self), close_function)
         self._close_lock = threading.Lock()
         self._closed = False
-        trampoline = _callbacks.event_trampoline
+        callback = self._hub.callback or _callbacks.event_trampoline
         t0 = _trace.now() if _trace.enabled() else None
         try:
-            hr = getattr(lib, set_callback_function)(raw, int(event_options), self._hub.key,
-                                                     trampoline)
+            hr = getattr(lib, set_callback_function)(raw, int(event_options), self._hub.key, callback)
             if t0 is not None:
                 _trace.call(set_callback_function, hr, t0, system_id, process_id)
             check_hresult(hr, function=set_callback_function, system_id=system_id, process_id=process_id)

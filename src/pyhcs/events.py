@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Tuple, Union
 
-from . import _callbacks, _delivery, _trace
+from . import _callbacks, _delivery, _native_events, _trace
 from ._delivery import LoopDelivery, callback_thread, delivery_for, reject
 from .enums import EventType
 from .errors import HcsClosedError, HcsError, HcsServiceDisconnectedError
@@ -108,7 +108,15 @@ class EventHub:
 
     def __init__(self, exit_event: EventType, system_id: Optional[str], process_id: Optional[int] = None) -> None:
 
-        self.key = _callbacks.events.add(self)
+        receiver = _native_events.receiver()
+        self._receiver = receiver
+        if receiver is not None:  # HCS gets pyhcs's native event code (x86-64 POSIX)
+            self.key = receiver.node(self)
+            #: The HCS_EVENT_CALLBACK to register with ``key``; None: the cffi trampoline.
+            self.callback: Any = receiver.callback
+        else:
+            self.key = _callbacks.events.add(self)
+            self.callback = None
         self._exit_type = exit_event
         self._system_id = system_id
         self._process_id = process_id
@@ -382,7 +390,15 @@ class EventHub:
         )
 
     def release(self) -> None:
-        """Forget the registry entry: HcsClose* returned, so HCS calls this context no more."""
+        """HcsClose* returned, so HCS calls this context no more: forget the registry entry and the listeners -- at
+        once, or, where events are received natively, once the events HCS delivered before the close have been
+        handed over (``_native_events``)."""
+        if self._receiver is not None:
+            self._receiver.retire(self)
+        else:
+            self._forget()
+
+    def _forget(self) -> None:
         _callbacks.events.discard(self.key)
         with self._lock:
             self._callbacks = []
