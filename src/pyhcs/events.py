@@ -107,7 +107,6 @@ class EventHub:
     """The single HCS event registration of one handle, and everything listening to it."""
 
     def __init__(self, exit_event: EventType, system_id: Optional[str], process_id: Optional[int] = None) -> None:
-
         receiver = _native_events.receiver()
         self._receiver = receiver
         if receiver is not None:  # HCS gets pyhcs's native event code (x86-64 POSIX)
