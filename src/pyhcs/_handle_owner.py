@@ -106,9 +106,11 @@ class HandleOwner:
         Events that happened before the call are not replayed -- except the exit (SystemExited / ProcessExited):
         if it already arrived, the callback gets it at once, so a late subscriber never misses the end. By default
         callbacks run in order on the pyhcs event thread, so they may block and call any pyhcs method.
-        ``inline=True`` runs the callback on the HCS thread that delivers the event -- the fastest path, for
-        callbacks that return quickly; closing the handle from there is still safe (pyhcs defers the native close
-        to its closer thread, since HcsClose* waits for the callback in flight)."""
+        ``inline=True`` runs the callback on an HCS thread instead (the one delivering the event, or, where pyhcs
+        receives events natively, the one handing over every event delivered meanwhile) -- the fastest path, for
+        callbacks that return quickly, since they hold up later events; closing the handle from there is still
+        safe (pyhcs defers the native close to its closer thread, since HcsClose* waits for the callback in
+        flight)."""
         return self._hub.subscribe(callback, inline)
 
     def events(self) -> EventStream:

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Tuple, Union
 
-from . import _callbacks, _delivery, _native_events, _trace
+from . import _callbacks, _delivery, _trace
 from ._delivery import LoopDelivery, callback_thread, delivery_for, reject
 from .enums import EventType
 from .errors import HcsClosedError, HcsError, HcsServiceDisconnectedError
@@ -107,6 +107,8 @@ class EventHub:
     """The single HCS event registration of one handle, and everything listening to it."""
 
     def __init__(self, exit_event: EventType, system_id: Optional[str], process_id: Optional[int] = None) -> None:
+        from . import _native_events  # at the first handle, not at import pyhcs (it loads _native)
+
         receiver = _native_events.receiver()
         self._receiver = receiver
         if receiver is not None:  # HCS gets pyhcs's native event code (x86-64 POSIX)
