@@ -123,7 +123,7 @@ class EventHub:
         self._process_id = process_id
         self._lock = threading.Lock()
         self._callbacks: List[EventCallback] = []  # run on the pyhcs event thread
-        self._inline: List[EventCallback] = []  # run on the HCS thread (subscribe(inline=True))
+        self._inline: List[EventCallback] = []  # run on an HCS thread (subscribe(inline=True))
         self._streams: List["EventStream"] = []
         self._exit_data: Any = None
         self._exit_time: Optional[float] = None
