@@ -636,7 +636,20 @@ def bench_events(env: Env, cfg: Dict[str, Any], kind: str) -> Bench:
 
         return ids, close
 
-    def pyhcs_setup() -> Tuple[List[str], List[Any], Callable[[], None]]:
+    def pyhcs_setup(trampoline: bool = False) -> Tuple[List[str], List[Any], Callable[[], None]]:
+        """*trampoline*: the handles get their events through the cffi trampoline instead of pyhcs's native event
+        code (a handle's choice is made when it registers its callback: ``pyhcs._native_events``)."""
+        import pyhcs._native_events as native_events
+
+        receiver = native_events.receiver
+        if trampoline:
+            native_events.receiver = lambda: None  # type: ignore[assignment]
+        try:
+            return _pyhcs_setup()
+        finally:
+            native_events.receiver = receiver  # type: ignore[assignment]
+
+    def _pyhcs_setup() -> Tuple[List[str], List[Any], Callable[[], None]]:
         if kind == "system":
             systems = []
             for _ in range(n):
@@ -725,9 +738,9 @@ def bench_events(env: Env, cfg: Dict[str, Any], kind: str) -> Bench:
             for key in keys:
                 raw_events.sinks.pop(key, None)
 
-    def pyhcs_callback(inline: bool = False) -> float:
+    def pyhcs_callback(inline: bool = False, trampoline: bool = False) -> float:
         sink = EventSink(n)
-        ids, sources, close = pyhcs_setup()
+        ids, sources, close = pyhcs_setup(trampoline)
 
         def on_event(event: Any) -> None:
             if event.type == etype:
@@ -801,7 +814,9 @@ def bench_events(env: Env, cfg: Dict[str, Any], kind: str) -> Bench:
                ("pyhcs_inline", "pyhcs on_event(inline=True) callback", lambda: pyhcs_callback(True)),
                ("raw_async", "raw cffi -> asyncio future", raw_async),
                ("pyhcs_async", "pyhcs async for ... events()", pyhcs_async),
-               ("raw_callback_hop", "  diag: raw callback -> a Python thread", raw_callback_hop)]
+               ("raw_callback_hop", "  diag: raw callback -> a Python thread", raw_callback_hop),
+               ("pyhcs_inline_trampoline", "  diag: pyhcs inline callback, events through the cffi trampoline",
+                lambda: pyhcs_callback(True, True))]
               + (_gopeer.variants(env.go, "system_events", n=n) if kind == "system" else []),
               cfg["event_rounds"])
     finally:
@@ -1119,7 +1134,8 @@ RATIOS = {
     "async_diag": [("pyhcs_gather", "raw_cffi_task"), ("pyhcs_begin", "raw_cffi"), ("pyhcs", "pyhcs_trampoline")],
     "events": [("pyhcs_callback", "raw_callback"), ("pyhcs_inline", "raw_callback"), ("pyhcs_async", "raw_async"),
                ("pyhcs_callback", "c"),
-               ("raw_callback", "c"), ("raw_async", "c"), ("pyhcs_callback", "raw_callback_hop")],
+               ("raw_callback", "c"), ("raw_async", "c"), ("pyhcs_callback", "raw_callback_hop"),
+               ("pyhcs_inline", "pyhcs_inline_trampoline")],
     "process_round_trip": [("pyhcs", "raw_cffi"), ("pyhcs_run", "raw_cffi"), ("pyhcs", "c"), ("raw_cffi", "c")],
 }
 

@@ -87,6 +87,21 @@ def completion_path(request, monkeypatch) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=["native", "trampoline"])
+def event_path(request, monkeypatch) -> str:
+    """Run the test with handles created to receive events through native code (``pyhcs._native_events``), then
+    through the cffi trampoline; the native run is skipped where pyhcs writes no native code (Windows, machines
+    other than x86-64), where every handle uses the trampoline."""
+    from pyhcs import _native_events
+
+    if request.param == "native":
+        if _native_events.receiver() is None:
+            pytest.skip("pyhcs receives events natively on x86-64 POSIX only")
+    else:
+        monkeypatch.setattr(_native_events, "receiver", lambda: None)
+    return str(request.param)
+
+
 @pytest.fixture
 def fake_service(hcs_fake_service: FakeService) -> FakeService:
     """A private fake HCS service for this test (the plugin's hcs_fake_service)."""

@@ -37,9 +37,9 @@ EXPECTED = {
     "async_1000": {"c", "raw_cffi", "pyhcs", "pyhcs_gather", "raw_cffi_task", "pyhcs_begin",
                    "pyhcs_trampoline"},
     "system_events": {"c", "raw_callback", "pyhcs_callback", "pyhcs_inline", "raw_async", "pyhcs_async",
-                      "raw_callback_hop"},
+                      "raw_callback_hop", "pyhcs_inline_trampoline"},
     "process_events": {"c", "raw_callback", "pyhcs_callback", "pyhcs_inline", "raw_async", "pyhcs_async",
-                       "raw_callback_hop"},
+                       "raw_callback_hop", "pyhcs_inline_trampoline"},
     "process_round_trip": {"c", "raw_cffi", "pyhcs", "pyhcs_run"},
 }
 # The Go peer's variants and ratios (docs/performance.md, "The Go peer"), present whenever Go is.

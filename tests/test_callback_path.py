@@ -205,7 +205,7 @@ def test_an_event_stream_never_misses_an_event_pushed_while_it_goes_to_sleep() -
 
 
 @pytest.mark.parametrize("inline", [False, True])
-def test_an_exit_reaches_each_listener_once_when_many_handles_exit_together(inline: bool) -> None:
+def test_an_exit_reaches_each_listener_once_when_many_handles_exit_together(inline: bool, event_path: str) -> None:
     """The exit is the hot event (many systems stop together); it is recorded and delivered in one pass on HCS's
     thread, and every listener -- callback, inline callback, stream -- still gets each exit exactly once."""
     systems = [ComputeSystem.create(unique_id(), container_document(), timeout=10) for _ in range(20)]

@@ -12,6 +12,12 @@ from pyhcs import ComputeSystem
 from tests.support import container_document, unique_id, win_sleep
 
 
+@pytest.fixture(autouse=True)
+def _each_event_path(event_path: str) -> str:
+    """Every test here runs twice: events received natively (x86-64 POSIX), and through the cffi trampoline."""
+    return event_path
+
+
 def test_callback_runs_on_pyhcs_thread_and_may_close() -> None:
     """User callbacks never run on an HCS thread: closing from one must not deadlock (HcsCloseComputeSystem waits for
     callbacks in flight)."""

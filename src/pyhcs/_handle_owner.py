@@ -57,11 +57,10 @@ class HandleOwner:
         self._lease = Lease(raw, getattr(lib, close_function), _weak_identity(self), close_function)
         self._close_lock = threading.Lock()
         self._closed = False
-        trampoline = _callbacks.event_trampoline
+        callback = self._hub.callback or _callbacks.event_trampoline
         t0 = _trace.now() if _trace.enabled() else None
         try:
-            hr = getattr(lib, set_callback_function)(raw, int(event_options), self._hub.key,
-                                                     trampoline)
+            hr = getattr(lib, set_callback_function)(raw, int(event_options), self._hub.key, callback)
             if t0 is not None:
                 _trace.call(set_callback_function, hr, t0, system_id, process_id)
             check_hresult(hr, function=set_callback_function, system_id=system_id, process_id=process_id)
@@ -107,9 +106,11 @@ class HandleOwner:
         Events that happened before the call are not replayed -- except the exit (SystemExited / ProcessExited):
         if it already arrived, the callback gets it at once, so a late subscriber never misses the end. By default
         callbacks run in order on the pyhcs event thread, so they may block and call any pyhcs method.
-        ``inline=True`` runs the callback on the HCS thread that delivers the event -- the fastest path, for
-        callbacks that return quickly; closing the handle from there is still safe (pyhcs defers the native close
-        to its closer thread, since HcsClose* waits for the callback in flight)."""
+        ``inline=True`` runs the callback on an HCS thread instead (the one delivering the event, or, where pyhcs
+        receives events natively, the one handing over every event delivered meanwhile) -- the fastest path, for
+        callbacks that return quickly, since they hold up later events; closing the handle from there is still
+        safe (pyhcs defers the native close to its closer thread, since HcsClose* waits for the callback in
+        flight)."""
         return self._hub.subscribe(callback, inline)
 
     def events(self) -> EventStream:

@@ -107,14 +107,23 @@ class EventHub:
     """The single HCS event registration of one handle, and everything listening to it."""
 
     def __init__(self, exit_event: EventType, system_id: Optional[str], process_id: Optional[int] = None) -> None:
+        from . import _native_events  # at the first handle, not at import pyhcs (it loads _native)
 
-        self.key = _callbacks.events.add(self)
+        receiver = _native_events.receiver()
+        self._receiver = receiver
+        if receiver is not None:  # HCS gets pyhcs's native event code (x86-64 POSIX)
+            self.key = receiver.node(self)
+            #: The HCS_EVENT_CALLBACK to register with ``key``; None: the cffi trampoline.
+            self.callback: Any = receiver.callback
+        else:
+            self.key = _callbacks.events.add(self)
+            self.callback = None
         self._exit_type = exit_event
         self._system_id = system_id
         self._process_id = process_id
         self._lock = threading.Lock()
         self._callbacks: List[EventCallback] = []  # run on the pyhcs event thread
-        self._inline: List[EventCallback] = []  # run on the HCS thread (subscribe(inline=True))
+        self._inline: List[EventCallback] = []  # run on an HCS thread (subscribe(inline=True))
         self._streams: List["EventStream"] = []
         self._exit_data: Any = None
         self._exit_time: Optional[float] = None
@@ -382,7 +391,15 @@ class EventHub:
         )
 
     def release(self) -> None:
-        """Forget the registry entry: HcsClose* returned, so HCS calls this context no more."""
+        """HcsClose* returned, so HCS calls this context no more: forget the registry entry and the listeners -- at
+        once, or, where events are received natively, once the events HCS delivered before the close have been
+        handed over (``_native_events``)."""
+        if self._receiver is not None:
+            self._receiver.retire(self)
+        else:
+            self._forget()
+
+    def _forget(self) -> None:
         _callbacks.events.discard(self.key)
         with self._lock:
             self._callbacks = []
