@@ -192,3 +192,32 @@ def test_a_handle_closed_from_an_inline_callback_during_a_burst_closes(fake) -> 
         fake.simulate_unexpected_exit(s.id)
     assert closed.wait(20)
     assert all(s._lease.wait_closed(10) for s in systems)
+
+
+def test_a_drain_that_fails_keeps_draining(fake, monkeypatch, capsys) -> None:
+    """An exception inside a drain (it runs on an HCS thread, and must not unwind into C) is reported, and the
+    drainer goes on: the flag it holds is not left set, so later events still arrive."""
+    receiver = _native_events.receiver()
+    assert receiver is not None
+    hand_over = receiver._hand_over
+    failures = []
+
+    def fail_once(first: int) -> None:
+        if not failures:
+            failures.append(first)
+            raise MemoryError("injected")
+        hand_over(first)
+
+    monkeypatch.setattr(receiver, "_hand_over", fail_once)
+    first, second = _started(2)
+    try:
+        arrived = threading.Event()
+        second.on_event(lambda event: arrived.set(), inline=True)
+        fake.simulate_unexpected_exit(first.id)  # its batch is the one that fails
+        assert _wait_for(lambda: bool(failures))
+        fake.simulate_unexpected_exit(second.id)
+        assert arrived.wait(10), "the drain stopped after a failure"
+        assert "MemoryError: injected" in capsys.readouterr().err
+    finally:
+        first.close()
+        second.close()

@@ -243,29 +243,33 @@ class Receiver:
 
     # -- an HCS thread, the drainer ------------------------------------------------------------------------
     def _drain(self) -> None:
-        try:
-            lst = self._list
-            while True:
-                with self._lock:
-                    retiring, self._retiring = self._retiring, []
-                first = self._take(lst)
-                if first:
-                    self._hand_over(first)
-                for hub in retiring:  # every event pushed before its close is handed over by now
-                    self._forget(hub)
-                if first or retiring:
-                    continue
-                if self._release(lst):
-                    continue
-                # Stopped draining. A hub retired while this thread was between its last take and the release saw
-                # the flag still set and was left for a drainer: if one is waiting, drain again (or leave it to the
-                # thread that took over).
-                with self._lock:
-                    waiting = bool(self._retiring)
-                if not waiting or not self._acquire(lst):
+        lst = self._list
+        while True:
+            try:
+                if not self._drain_once(lst):
                     return
-        except BaseException as exc:  # noqa: BLE001 - must not unwind into C
-            _report(exc)
+            except BaseException as exc:  # noqa: BLE001 - must not unwind into C, nor stop draining: the flag is
+                _report(exc)              # still set, and returning now would leave every later event on the list
+
+    def _drain_once(self, lst: int) -> bool:
+        """One batch; False once this thread has stopped draining."""
+        with self._lock:
+            retiring, self._retiring = self._retiring, []
+        first = self._take(lst)
+        if first:
+            self._hand_over(first)
+        for hub in retiring:  # every event pushed before its close is handed over by now
+            self._forget(hub)
+        if first or retiring:
+            return True
+        if self._release(lst):
+            return True
+        # Stopped draining. A hub retired while this thread was between its last take and the release saw the flag
+        # still set and was left for a drainer: if one is waiting, drain again (or leave it to the thread that took
+        # over).
+        with self._lock:
+            waiting = bool(self._retiring)
+        return waiting and bool(self._acquire(lst))
 
     def _hand_over(self, first: int) -> None:
         """Copy every block of a taken list, free them in one call (one FFI call per batch: each releases the GIL),
@@ -273,13 +277,15 @@ class Receiver:
         cast, string = _cast, _string
         events = []
         address = first
-        while address:
-            words = cast("uintptr_t *", address)
-            type_and_data = words[_TYPE_AND_DATA]
-            text = string(cast("char16_t *", address + _TEXT), words[_LENGTH]) if type_and_data >> 32 else None
-            events.append((words[_NODE], type_and_data & 0xFFFFFFFF, text))
-            address = words[_NEXT]
-        self._free_all(first, self._free)
+        try:
+            while address:
+                words = cast("uintptr_t *", address)
+                type_and_data = words[_TYPE_AND_DATA]
+                text = string(cast("char16_t *", address + _TEXT), words[_LENGTH]) if type_and_data >> 32 else None
+                events.append((words[_NODE], type_and_data & 0xFFFFFFFF, text))
+                address = words[_NEXT]
+        finally:
+            self._free_all(first, self._free)
         events.reverse()
         items = _event_items
         for node, event_type, text in events:
