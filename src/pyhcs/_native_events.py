@@ -175,12 +175,7 @@ _SYSTEM_V = bytes.fromhex("".join((
 _cast = ffi.cast
 _string = ffi.string
 _event_items = _callbacks.events._items
-
-
-def _report(exc: BaseException) -> None:
-    import traceback
-
-    traceback.print_exception(type(exc), exc, exc.__traceback__)
+_report = _callbacks._report  # how the trampolines report what must not unwind into C
 
 
 class Receiver:
