@@ -46,20 +46,26 @@ def win_sleep(seconds: float, before: str = "", after: str = "") -> str:
     return f'"{sys.executable}" -I -S -c "{code}"'
 
 
+def under_wine() -> bool:
+    """Whether this Windows process runs under Wine (its ntdll exports wine_get_version); False off Windows."""
+    if sys.platform != "win32":
+        return False
+    import ctypes
+
+    return hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")  # type: ignore[attr-defined]
+
+
 def retry_wine_create_process() -> None:
     """Under Wine, make this process's CreateProcess calls (subprocess, and so every process a test starts) try again
     when Wine fails one with ERROR_INTERNAL_ERROR (1359). A loaded machine sometimes gets that error when the new
     process cannot be set up, and CI runs the Windows legs beside the Linux ones. No process was created, and the
     handles meant for it are still open (subprocess closes them after CreateProcess returns or raises), so a retry
     starts exactly what the first call would have started. Real Windows gets no such retry."""
-    import ctypes
     import time
     import _winapi  # type: ignore[import-not-found]
 
-    try:
-        ctypes.WinDLL("ntdll").wine_get_version  # type: ignore[attr-defined]
-    except AttributeError:
-        return  # not Wine
+    if not under_wine():
+        return
     create = _winapi.CreateProcess
     if getattr(create, "retries_wine_1359", False):
         return
@@ -91,12 +97,9 @@ def rewake_wine_proactor_loops(period: float = 0.05) -> None:
     ``call_soon_threadsafe``), and the Linux legs run without this timer, so a wakeup pyhcs itself failed to make
     still fails a test there. Real Windows gets no such timer."""
     import asyncio.windows_events as windows_events
-    import ctypes
 
-    try:
-        ctypes.WinDLL("ntdll").wine_get_version  # type: ignore[attr-defined]
-    except AttributeError:
-        return  # not Wine
+    if not under_wine():
+        return
     loop_class = windows_events.ProactorEventLoop
     run_forever = loop_class.run_forever
     if getattr(run_forever, "rewakes_under_wine", False):
