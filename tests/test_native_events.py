@@ -221,3 +221,29 @@ def test_a_drain_that_fails_keeps_draining(fake, monkeypatch, capsys) -> None:
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize("text", [None, "", "{}", '{"Status":0,"Detail":"caf\u00e9 \u6f22\u5b57 \U0001f600"}',
+                                  "lone \ud800 surrogate \udfff", "x" * 70000])
+def test_event_data_arrives_as_the_trampoline_would_decode_it(text) -> None:
+    """The drain reads each pushed block's text straight from memory (``_native_events._memory``): what arrives is
+    what ``ffi.string`` makes of HCS's EventData -- NULL as None, the empty string, characters beyond the BMP (a
+    surrogate pair in UTF-16), unpaired surrogates kept, and a text longer than 64 KiB."""
+    from pyhcs._ffi import ffi
+    from pyhcs.events import EventHub
+
+    receiver = _native_events.receiver()
+    hub = EventHub(pyhcs.EventType.SYSTEM_EXITED, "native-text")
+    seen: List[object] = []
+    hub.subscribe(lambda event: seen.append((event.type, event.raw)), inline=True)
+    data = ffi.NULL if text is None else ffi.new("char16_t[]", text)
+    expected = None if text is None else ffi.string(data)
+    event = ffi.new("HCS_EVENT *")
+    try:
+        for event_type in (pyhcs.EventType.SYSTEM_CRASH_INITIATED, pyhcs.EventType.SYSTEM_EXITED):
+            event.Type = int(event_type)
+            event.EventData = data
+            receiver.callback(event, hub.key)  # on this thread: it drains, as an HCS thread would
+        assert seen == [(pyhcs.EventType.SYSTEM_CRASH_INITIATED, expected), (pyhcs.EventType.SYSTEM_EXITED, expected)]
+    finally:
+        hub.release()

@@ -39,10 +39,11 @@ Lifetime (the rules of ``_callbacks`` hold):
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 import threading
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import _callbacks, _native
 from ._ffi import ffi
@@ -173,9 +174,18 @@ _SYSTEM_V = bytes.fromhex("".join((
 )))
 
 _cast = ffi.cast
-_string = ffi.string
 _event_items = _callbacks.events._items
 _report = _callbacks._report  # how the trampolines report what must not unwind into C
+_decode = codecs.utf_16_le_decode
+
+
+def _memory() -> Tuple[memoryview, memoryview]:
+    """The process's memory from address 8 up (cffi refuses a NULL base), as bytes and as 8-byte words: the drain
+    reads a block at address *a* as ``words[(a >> 3) - 1 + i]`` and its text as a slice of bytes, where a cast per
+    block and ``ffi.string`` cost three times as much (1.7-2.1 us per event against 0.6, measured). Reads only
+    blocks the native code wrote and has handed over, as the casts did."""
+    memory = memoryview(ffi.buffer(_cast("char *", 8), (1 << 62) - 8))
+    return memory, memory.cast("Q")
 
 
 class Receiver:
@@ -201,7 +211,9 @@ class Receiver:
         # exit the native code's call returns at once (and the flag stays set: later events are only pushed).
         self._drainer = ffi.callback("void(void)", self._drain)
         self._words[_DRAINER] = int(_cast("uintptr_t", _callbacks._gated(self._drainer, "void(*)(void)")))
+        self._memory, self._memory_words = _memory()
         self._lock = threading.Lock()
+        self._hubs: Dict[int, Any] = {}  # node address -> hub (the drain's lookup; _event_items is the trampoline's)
         self._free_nodes: List[int] = []
         self._retiring: List[Any] = []  # hubs whose handle is closed, forgotten by the drainer after its next take
 
@@ -218,6 +230,7 @@ class Receiver:
         words[_MALLOC] = self._malloc
         key = _cast("void *", address)
         _event_items[key] = hub
+        self._hubs[address] = hub
         return key
 
     def retire(self, hub: Any) -> None:
@@ -232,6 +245,7 @@ class Receiver:
 
     def _forget(self, hub: Any) -> None:
         address = int(_cast("uintptr_t", hub.key))
+        self._hubs.pop(address, None)
         hub._forget()
         with self._lock:
             self._free_nodes.append(address)
@@ -269,22 +283,26 @@ class Receiver:
     def _hand_over(self, first: int) -> None:
         """Copy every block of a taken list, free them in one call (one FFI call per batch: each releases the GIL),
         then hand the events over in arrival order."""
-        cast, string = _cast, _string
+        words, memory, decode = self._memory_words, self._memory, _decode
         events = []
         address = first
         try:
             while address:
-                words = cast("uintptr_t *", address)
-                type_and_data = words[_TYPE_AND_DATA]
-                text = string(cast("char16_t *", address + _TEXT), words[_LENGTH]) if type_and_data >> 32 else None
-                events.append((words[_NODE], type_and_data & 0xFFFFFFFF, text))
-                address = words[_NEXT]
+                i = (address >> 3) - 1  # the block's first word in ``words``
+                type_and_data = words[i + _TYPE_AND_DATA]
+                if type_and_data >> 32:
+                    start = address + _TEXT - 8  # the text's first byte in ``memory``
+                    text: Optional[str] = decode(memory[start:start + 2 * words[i + _LENGTH]], "surrogatepass")[0]
+                else:
+                    text = None
+                events.append((words[i + _NODE], type_and_data & 0xFFFFFFFF, text))
+                address = words[i + _NEXT]
         finally:
             self._free_all(first, self._free)
         events.reverse()
-        items = _event_items
+        hubs = self._hubs
         for node, event_type, text in events:
-            hub = items.get(cast("void *", node))
+            hub = hubs.get(node)
             if hub is not None:
                 try:
                     hub._on_native_event(event_type, text)
