@@ -243,7 +243,8 @@ def test_event_data_arrives_as_the_trampoline_would_decode_it(text) -> None:
         for event_type in (pyhcs.EventType.SYSTEM_CRASH_INITIATED, pyhcs.EventType.SYSTEM_EXITED):
             event.Type = int(event_type)
             event.EventData = data
-            receiver.callback(event, hub.key)  # on this thread: it drains, as an HCS thread would
+            receiver.callback(event, hub.key)  # this thread drains, as an HCS thread would (unless one already does)
+        assert _wait_for(lambda: len(seen) == 2)
         assert seen == [(pyhcs.EventType.SYSTEM_CRASH_INITIATED, expected), (pyhcs.EventType.SYSTEM_EXITED, expected)]
     finally:
         hub.release()
