@@ -143,6 +143,10 @@ def test_failed_event_registration_closes_the_new_handle_only_after_the_create(f
     assert fake.counters()["OpenSystemHandles"] == 1  # the create is still running: its handle stays open
     assert pyhcs.operation.drain(5)
     assert fake.wait_quiescent(5)
+    # The disposal terminates the system and closes the handle once that terminate lets go of it: from the
+    # terminate's completion, on an HCS thread, so the close itself runs on pyhcs's closer thread, which neither
+    # wait above covers. assert_no_leaks waits for it (and finds every other handle and string released too).
+    fake.assert_no_leaks(5)
     assert fake.counters()["OpenSystemHandles"] == 0
 
 
