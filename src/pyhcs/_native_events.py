@@ -181,9 +181,9 @@ _decode = codecs.utf_16_le_decode
 
 def _memory() -> Tuple[memoryview, memoryview]:
     """The process's memory from address 8 up (cffi refuses a NULL base), as bytes and as 8-byte words: the drain
-    reads a block at address *a* as ``words[(a >> 3) - 1 + i]`` and its text as a slice of bytes, where a cast per
-    block and ``ffi.string`` cost three times as much (1.7-2.1 us per event against 0.6, measured). Reads only
-    blocks the native code wrote and has handed over, as the casts did."""
+    reads a block at address *a* as ``words[(a >> 3) - 1 + i]`` and its text as a slice of bytes, with no cdata
+    made per block (copy and hub lookup measured 0.8 us per event against 1.2 with two casts and ``ffi.string``).
+    Reads only blocks the native code wrote and has handed over, as the casts did."""
     memory = memoryview(ffi.buffer(_cast("char *", 8), (1 << 62) - 8))
     return memory, memory.cast("Q")
 
