@@ -87,7 +87,8 @@ def test_a_closed_handles_events_never_reach_the_handle_that_reuses_its_node(fak
     new systems are created. The waiting exits still reach the closed systems' hubs, never a new system's, and
     once everything is drained the registry holds only live handles and the nodes serve new handles."""
     fake.set_minimum_duration("*", 0)
-    baseline = len(_callbacks.events)
+    hubs = _native_events.receiver()._hubs  # the drain's index of the same hubs, by node address
+    baseline, hubs_baseline = len(_callbacks.events), len(hubs)
     blocker = _started(1)[0]
     old = _started(40)
     go = threading.Event()
@@ -121,6 +122,7 @@ def test_a_closed_handles_events_never_reach_the_handle_that_reuses_its_node(fak
         go.set()
         assert _wait_for(lambda: len(old_seen) == len(old)), f"{len(old_seen)} of {len(old)} waiting exits arrived"
         assert _wait_for(lambda: len(_callbacks.events) == baseline + 1 + len(new))
+        assert len(hubs) == hubs_baseline + 1 + len(new)
         assert all(v == [] for v in new_seen.values()), "a closed system's event reached a new system"
         assert sorted(old_seen) == sorted(s.id for s in old)
     finally:
@@ -129,6 +131,7 @@ def test_a_closed_handles_events_never_reach_the_handle_that_reuses_its_node(fak
             s.close()
         blocker.close()
     assert _wait_for(lambda: len(_callbacks.events) == baseline)
+    assert len(hubs) == hubs_baseline
     # The nodes are free again: new handles get them, not fresh memory.
     freed = old_keys | {int(pyhcs._ffi.ffi.cast("uintptr_t", s._hub.key)) for s in new + [blocker]}
     again = [ComputeSystem.create(unique_id(), container_document(), timeout=10) for _ in range(40)]

@@ -28,7 +28,9 @@ Lifetime (the rules of ``_callbacks`` hold):
 
 - A node (32 bytes: the list, the trampoline, ``malloc``) is one handle's callback context, from its registration
   until ``HcsClose*`` has returned. It lives in never-freed memory (``_native.Arena``), and the events registry
-  (``_callbacks.events``) maps its address to the handle's hub.
+  (``_callbacks.events``, which the trampoline fallback reads) maps its address to the handle's hub; so does the
+  receiver's own index by integer address (``Receiver._hubs``, which the drain reads without making a cdata per
+  event). Both entries are made in ``node()`` and dropped together in ``_forget()``.
 - A handle's close waits for the callback HCS is running for it, but not for a drain another HCS thread runs: its
   events may still be on the list, or being handed over, when the close returns. So a hub is forgotten (registry
   entry, listeners, node) at once only when the list is empty and nobody drains; otherwise by the drainer, after
