@@ -195,13 +195,19 @@ class ProcessCli:
         check_state(state)
         return state  # type: ignore[no-any-return]
 
-    def wait_status(self, container_id: str, status: str, timeout: float = 60.0) -> Dict[str, Any]:
+    def wait_status(self, container_id: str, status: str, timeout: float = 60.0, *,
+                    pid: Optional[int] = None) -> Dict[str, Any]:
+        """Poll ``state`` until it reports ``status`` (and, when given, ``pid``). A container is ``stopped`` as soon
+        as HCS says so, while its helper (whose pid ``state`` prints until it exits) may still be recording the
+        stop: a test of the pid after a stop passes ``pid=0`` to wait for the helper to exit."""
         deadline = time.monotonic() + timeout
         while True:
             state = self.state(container_id)
-            if state["status"] == status:
+            if state["status"] == status and (pid is None or state["pid"] == pid):
                 return state
-            assert time.monotonic() < deadline, f"{container_id} is still {state['status']}, not {status}"
+            assert time.monotonic() < deadline, \
+                f"{container_id} is still {state['status']} with pid {state['pid']}, not {status}" + \
+                ("" if pid is None else f" with pid {pid}")
             time.sleep(0.1)
 
     def list_json(self) -> List[Dict[str, Any]]:

@@ -169,7 +169,7 @@ def test_a_hyperv_bundle_lives_its_whole_lifecycle_in_a_utility_vm_of_its_own(e2
     # The guest of an RS5+ VM takes signals (GuestConnection SignalProcessSupported): names are checked.
     assert e2e.fails("kill", "hv1", "SIGKILL") == "invalid signal value"
     e2e.ok("kill", "hv1", "KILL")
-    assert e2e.wait_status("hv1", "stopped")["pid"] == 0
+    e2e.wait_status("hv1", "stopped", pid=0)
     assert hcs_view(e2e)["hv1@vm"]["State"] == "Running"  # the VM waits for delete (runhcs, "like kata")
     e2e.ok("delete", "hv1")
     assert e2e.nothing_left()  # every helper gone (each holds its container's handle until it notices the end)
@@ -219,7 +219,7 @@ def test_a_hyperv_pod_sandbox_and_two_workloads_share_one_utility_vm(e2e: Proces
     # Every system is gone once the helpers that held them have noticed (a stopped system lives while a handle is
     # open: HCS_SYSTEM handles, HcsCloseComputeSystem.md).
     assert settled_hcs_view(e2e) == {}
-    assert e2e.wait_status("w2", "stopped")["pid"] == 0  # its record waits for delete
+    e2e.wait_status("w2", "stopped", pid=0)  # its record waits for delete
     e2e.ok("delete", "w2")
     assert e2e.nothing_left()
 
@@ -342,7 +342,7 @@ def test_a_vm_helper_killed_while_its_vm_runs(e2e: ProcessCli, tmp_path: Path) -
     kill_process(vm_helper)
     assert wait_gone(vm_helper)
     for container_id in ("kp", "kw"):
-        assert e2e.wait_status(container_id, "stopped")["pid"] == 0
+        e2e.wait_status(container_id, "stopped", pid=0)  # the helper exits once it has recorded the stop
     assert e2e.fails("create", "--host", "kp", "-b", make_bundle(tmp_path, "late", hyperv=False), "late") == \
         "VM kp cannot be contacted"
     e2e.ok("delete", "kw")

@@ -119,7 +119,7 @@ def test_run_detached_returns_with_the_container_running(e2e: ProcessCli, tmp_pa
     state = e2e.state("d1")
     assert state["status"] == "running" and state["pid"] == int(read_text(pid_file))
     e2e.ok("kill", "d1", "")  # go-runhcs always sends the signal argument, empty for the default (CtrlShutdown)
-    assert e2e.wait_status("d1", "stopped")["pid"] == 0
+    e2e.wait_status("d1", "stopped", pid=0)
     e2e.ok("delete", "d1")
 
 
