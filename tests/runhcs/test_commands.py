@@ -280,6 +280,31 @@ def test_commands_on_a_stopped_container(cli: Cli, tmp_path: Any, launcher: Thre
     assert cli.fails(command, "c1") == "container is stopped"
 
 
+def test_a_stopped_system_whose_helper_still_runs_is_stopped_for_every_command(cli: Cli, tmp_path: Any,
+                                                                                 launcher: ThreadLauncher) -> None:
+    """HCS reports the system Stopped before its helper has recorded the stop and exited: ``state`` says
+    ``stopped`` (with the helper's pid, runhcs's ContainerState.pid) and ps and resize-tty say ``container is
+    stopped``, as they do once the helper has gone (docs/cli.md "Differences": runhcs prints HCS's error here)."""
+    import pyhcs
+    from pyhcs.runhcs.state import Store
+
+    cli.ok("run", "-d", "-b", bundle_at(tmp_path, process=SLEEP), "c1")
+    helper = launcher.helpers[-1]
+    with Store(cli.root).locked("c1"):  # the helper waits for this lock to record the stop
+        with pyhcs.ComputeSystem.open("c1", exit_action="leave") as system:
+            system.terminate()
+            system.wait(30)
+        state = checked_state(cli, "c1")
+        assert state["status"] == "stopped" and state["pid"] != 0, state
+        assert helper.thread.is_alive()  # blocked on the lock
+        assert cli.fails("ps", "c1") == "container is stopped"
+        assert cli.fails("resize-tty", "c1", "80", "25") == "container is stopped"
+    helper.wait(30)
+    assert wait_status(cli, "c1", "stopped")["pid"] == 0
+    for command in ("ps", "pause", "resume", "kill"):
+        assert cli.fails(command, "c1") == "container is stopped", command
+
+
 def test_ps_lists_process_ids_as_json(cli: Cli, tmp_path: Any) -> None:
     cli.ok("run", "-d", "-b", bundle_at(tmp_path, process=SLEEP), "c1")
     out = cli.ok("ps", "--format=json", "c1").out

@@ -222,10 +222,14 @@ def inspect(ctx: Context, record: Record, *, need_system: bool = True) -> Iterat
 @contextmanager
 def not_stopped(ctx: Context, container_id: str) -> Iterator[Inspection]:
     """runhcs getContainer(id, notStopped=true): the record (or not found), and ``container is stopped`` when the
-    helper has exited or HCS has no compute system."""
+    helper has exited or HCS has no compute system.
+
+    Choice: also when HCS reports the system ``Stopped`` while its helper is still recording the stop. runhcs then
+    goes on to HCS and prints what HCS answers for a stopped system (an empty ps, an invalid-state error for
+    pause), although ``state`` already says ``stopped``; pyhcs says what ``state`` says."""
     record = ctx.store.load(container_id)
     with inspect(ctx, record) as info:
-        if info.system is None:
+        if info.system is None or info.status == "stopped":
             raise container_is_stopped()
         yield info
 
