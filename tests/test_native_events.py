@@ -106,11 +106,14 @@ def test_a_closed_handles_events_never_reach_the_handle_that_reuses_its_node(fak
     old_keys = {int(pyhcs._ffi.ffi.cast("uintptr_t", s._hub.key)) for s in old}
     new: List[ComputeSystem] = []
     try:
+        delivered = fake.counters()["CallbacksDelivered"]
         fake.simulate_unexpected_exit(blocker.id)
         assert draining.wait(10)
         for s in old:
             fake.simulate_unexpected_exit(s.id)
-        time.sleep(0.2)  # the exits are pushed by the other HCS threads, and wait behind the held-up drain
+        # The exits are pushed by the other HCS threads (each native callback returns at once) and wait behind the
+        # held-up drain; the blocker's own callback has not returned yet.
+        assert _wait_for(lambda: fake.counters()["CallbacksDelivered"] >= delivered + len(old)), fake.counters()
         for s in old:
             s.close()
         new_seen: Dict[str, list] = {}

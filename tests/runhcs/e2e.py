@@ -241,8 +241,14 @@ class ProcessCli:
     def nothing_left(self, timeout: float = 60.0) -> bool:
         """Once every command and helper has gone: no compute system and no process left in HCS (the service's
         counters: no client process needed). True, or an AssertionError saying what is left."""
+        deadline = time.monotonic() + timeout
         clients = self.wait_for_no_clients(timeout)
+        # A client leaves the service's list when it is seen dead, a moment before the service has closed what it
+        # held (server.c: the dead flag, then the clean-up): the counters settle after the list does.
         counters = self.counters()
+        while (counters["LiveSystems"] or counters["RunningProcesses"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            counters = self.counters()
         assert not clients and counters["LiveSystems"] == 0 and counters["RunningProcesses"] == 0, \
             f"left in HCS: clients {clients}, {counters}"
         return True

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import pytest
 
@@ -90,11 +90,13 @@ def hcs_view(e2e: ProcessCli) -> Dict[str, Dict[str, Any]]:
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
-def settled_hcs_view(e2e: ProcessCli, timeout: float = 30.0) -> Dict[str, Dict[str, Any]]:
-    """hcs_view once it is empty, or as it is after *timeout*."""
+def settled_hcs_view(e2e: ProcessCli, ids: Sequence[str] = (), timeout: float = 30.0) -> Dict[str, Dict[str, Any]]:
+    """hcs_view once it holds exactly *ids* (default: nothing), or as it is after *timeout*. A deleted container's
+    stopped system stays listed until its helper, which notices the stop, has closed its handle (a stopped system
+    lives while a handle is open: HCS_SYSTEM handles, HcsCloseComputeSystem.md)."""
     deadline = time.monotonic() + timeout
     view = hcs_view(e2e)
-    while view and time.monotonic() < deadline:
+    while sorted(view) != sorted(ids) and time.monotonic() < deadline:
         time.sleep(0.1)
         view = hcs_view(e2e)
     return view
@@ -204,7 +206,7 @@ def test_a_hyperv_pod_sandbox_and_two_workloads_share_one_utility_vm(e2e: Proces
     assert {s["status"] for s in e2e.list_json()} == {"running"}
 
     e2e.ok("delete", "--force", "w1")
-    assert sorted(hcs_view(e2e)) == ["pod1", "pod1@vm", "w2"]
+    assert sorted(settled_hcs_view(e2e, ["pod1", "pod1@vm", "w2"])) == ["pod1", "pod1@vm", "w2"]
     assert e2e.state("w2")["status"] == "running"
 
     watcher = ExitWatcher(e2e, "w2", "pod1@vm")
@@ -259,7 +261,7 @@ def test_host_places_a_container_in_another_containers_vm(e2e: ProcessCli, tmp_p
     e2e.ok("kill", "guest", "CtrlC")
     e2e.wait_status("guest", "stopped")
     e2e.ok("delete", "guest")
-    assert sorted(hcs_view(e2e)) == ["vmhost", "vmhost@vm"]
+    assert sorted(settled_hcs_view(e2e, ["vmhost", "vmhost@vm"])) == ["vmhost", "vmhost@vm"]
     e2e.ok("delete", "--force", "vmhost")
     assert e2e.nothing_left()
 

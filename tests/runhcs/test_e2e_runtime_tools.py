@@ -170,7 +170,7 @@ def test_KN1_kill_of_a_stopped_container_has_no_effect(e2e: ProcessCli, tmp_path
     cid = new_id()
     e2e.ok("create", "--bundle", bundle(tmp_path, shell("true", "cmd /c exit 0")), cid)
     e2e.ok("start", cid)
-    before = e2e.wait_status(cid, "stopped", timeout=10)
+    before = e2e.wait_status(cid, "stopped", pid=0)  # the helper gone: nothing changes on its own after this
     assert e2e.fails("kill", cid, "KILL") == "container is stopped"
     assert e2e.state(cid) == before
     e2e.ok("delete", cid)
