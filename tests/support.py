@@ -147,3 +147,22 @@ def open_descriptor_count() -> int:
     raw = buf.raw
     count = int.from_bytes(raw[0:4], "little")
     return sum(1 for i in range(count) if int.from_bytes(raw[8 + 24 * i:10 + 24 * i], "little") == pid)
+
+
+def wait_for_trap(pid: int, signum: int, timeout: float = 10.0) -> None:
+    """Wait until POSIX process *pid* catches or ignores *signum* (a shell has run its ``trap``): a signal sent
+    before that would end the process instead. Reads SigCgt and SigIgn in /proc/<pid>/status."""
+    import time
+
+    status_path = f"/proc/{pid}/status"
+    if not os.path.exists(status_path):
+        raise AssertionError(f"process {pid} has no {status_path}: it is gone, or this system has no /proc")
+    bit = 1 << (signum - 1)
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(status_path) as fh:
+            masks = dict(line.split(":", 1) for line in fh if line.startswith(("SigCgt", "SigIgn")))
+        if any(int(value.strip(), 16) & bit for value in masks.values()):
+            return
+        assert time.monotonic() < deadline, f"process {pid} has not trapped signal {signum} after {timeout} s"
+        time.sleep(0.01)

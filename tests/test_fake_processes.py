@@ -55,7 +55,7 @@ from tests.fakes.rawhcs import (
     wait_process_exit,
     wait_process_info,
 )
-from tests.support import open_descriptor_count, win_sleep
+from tests.support import open_descriptor_count, wait_for_trap, win_sleep
 
 CLOSE_STDIN = {"Operation": "CloseHandle", "CloseHandle": {"Handle": "StdIn"}}
 
@@ -208,7 +208,7 @@ def test_signals(system, fake) -> None:
     lib.HcsCloseProcess(proc)
     proc, info = create_process(system, {"CommandLine": "trap 'echo got-hup; exit 0' HUP; sleep 30 & wait",
                                          "CreateStdOutPipe": True})
-    time.sleep(0.1)
+    wait_for_trap(info["pid"], signal.SIGHUP)
     assert process_call(lib.HcsSignalProcess, proc, {"Signal": "CtrlClose"})[0] == S_OK
     assert b"got-hup" in read_all(info["stdout"])
     wait_process_exit(proc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 
 import pytest
@@ -45,6 +46,7 @@ from tests.fakes.rawhcs import (
     wait_process_exit,
     close_info,
 )
+from tests.support import wait_for_trap
 
 
 def _create(system_id: str, document, op):
@@ -352,8 +354,9 @@ def test_shutdown_is_sigterm_then_sigkill_after_grace(fake) -> None:
     system = create_system()
     polite, polite_info = create_process(system, {"CommandLine": "trap 'echo bye; exit 0' TERM; sleep 30 & wait",
                                                   "CreateStdOutPipe": True})
-    stubborn, _ = create_process(system, {"CommandLine": "trap '' TERM; while :; do sleep 0.05; done"})
-    time.sleep(0.2)
+    stubborn, stubborn_info = create_process(system, {"CommandLine": "trap '' TERM; while :; do sleep 0.05; done"})
+    for info in (polite_info, stubborn_info):
+        wait_for_trap(info["pid"], signal.SIGTERM)
     t0 = time.monotonic()
     assert system_call(lib.HcsShutDownComputeSystem, system)[0] == S_OK
     elapsed = time.monotonic() - t0

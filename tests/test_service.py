@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Callable, Iterator, List
@@ -38,6 +39,7 @@ from tests.fakes.rawhcs import (
 )
 from tests.fakes.service import FakeService, start_service
 from tests.service_agent import Agent
+from tests.support import wait_for_trap
 
 EV_CRASH_INITIATED, EV_CRASH_REPORT = 0x2, 0x3
 FLAGGED = dict(CONTAINER, ShouldTerminateOnLastHandleClosed=True)
@@ -251,6 +253,8 @@ def _service_loss(clients, fake_service: FakeService, stop: Callable[[FakeServic
     assert hr == S_OK
     assert b("open", name="s", id=sid, watch_events=True) == S_OK
     a("wait_exit_async", key="wait", name="s")
+    if not IS_WINDOWS:
+        wait_for_trap(pid, signal.SIGTERM)  # else the shutdown would end it at once
     if IS_WINDOWS:  # no signal to ignore there: the operation waits in the client instead
         with fake_service.control() as ctl:
             ctl.set_latency("HcsShutDownComputeSystem", 2000)
