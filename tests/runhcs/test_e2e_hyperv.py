@@ -212,12 +212,11 @@ def test_a_hyperv_pod_sandbox_and_two_workloads_share_one_utility_vm(e2e: Proces
     watcher = ExitWatcher(e2e, "w2", "pod1@vm")
     e2e.ok("delete", "--force", "pod1")
     ends = watcher.ends()
-    # The workload was terminated before its VM went: a workload ended by its VM's end exits UnexpectedExit. The
-    # times are when the watcher's pyhcs recorded each exit, on whichever HCS thread delivered it; HCS does not order
-    # events across handles, so two exits emitted in order can be recorded a fraction of a millisecond the other way
-    # round (CI under Wine: 0.5 ms). Terminated first means well before, not after the VM by more than that jitter.
+    # The workload was terminated before its VM went: a workload ended by its VM's end exits UnexpectedExit. (The
+    # times the watcher recorded cannot show the order: HCS does not order events across handles, each handle's
+    # events come on their own thread, and CI under Wine once saw them recorded the other way round.)
     assert ends["w2"]["type"] == "ForcedExit", ends
-    assert ends["w2"]["at"] <= ends["pod1@vm"]["at"] + 0.05, ends
+    assert ends["pod1@vm"]["type"] in ("ForcedExit", "GracefulExit"), ends
     # Every system is gone once the helpers that held them have noticed (a stopped system lives while a handle is
     # open: HCS_SYSTEM handles, HcsCloseComputeSystem.md).
     assert settled_hcs_view(e2e) == {}
