@@ -99,18 +99,19 @@ def test_zero_means_do_not_wait(system) -> None:
 
 # ------------------------------------------------------------------ 4. run()/communicate() cover the whole call
 def test_run_timeout_covers_reading_the_output(system) -> None:
-    """run("sleep 6", timeout=1) returned success after 6 s: the timeout was not applied while reading."""
+    """run("sleep 6", timeout=1) returned success after 6 s: the timeout was not applied while reading. (Timeouts
+    here leave a loaded machine seconds to start the shell and print.)"""
     started = time.monotonic()
     with pytest.raises(pyhcs.HcsProcessTimeoutError) as info:
         system.run(sh("echo partial; echo oops >&2; sleep 30", win_sleep(30, before="partial")),
-                   timeout=1)
-    assert time.monotonic() - started < 5
+                   timeout=3)
+    assert time.monotonic() - started < 15
     error = info.value
     assert isinstance(error, pyhcs.HcsTimeoutError) and isinstance(error, TimeoutError)
     assert error.stdout.strip() == b"partial" and error.output == error.stdout
     if not IS_WINDOWS:
         assert error.stderr.strip() == b"oops"
-    assert error.timeout == 1 and "partial" in error.command_line
+    assert error.timeout == 3 and "partial" in error.command_line
     assert error.function == "run" and error.system_id == system.id
 
 
@@ -128,10 +129,10 @@ def test_run_kills_the_process_that_ran_out_of_time(system) -> None:
 
 def test_communicate_timeout_keeps_the_output_and_can_be_repeated(system) -> None:
     """As subprocess.Popen.communicate: the process is not killed, and a second call loses nothing."""
-    script = sh("echo first; sleep 1; echo second", win_sleep(1, before="first", after="second"))
+    script = sh("echo first; sleep 4; echo second", win_sleep(4, before="first", after="second"))
     with system.create_process(script, timeout=10) as p:
         with pytest.raises(pyhcs.HcsProcessTimeoutError) as info:
-            p.communicate(timeout=0.3)
+            p.communicate(timeout=2)
         assert info.value.stdout.strip() == b"first"
         assert p.exit_code is None
         out, err = p.communicate(timeout=10)
@@ -147,11 +148,11 @@ def test_communicate_refuses_input_it_cannot_deliver(system) -> None:
 
 
 def test_run_timeout_includes_the_create(system, fake) -> None:
-    fake.set_latency("HcsCreateProcess", 500)
+    fake.set_latency("HcsCreateProcess", 3000)
     started = time.monotonic()
     with pytest.raises(pyhcs.HcsProcessTimeoutError) as info:
-        system.run(sh("echo never", "cmd /c echo never"), timeout=0.1)
-    assert time.monotonic() - started < 0.45
+        system.run(sh("echo never", "cmd /c echo never"), timeout=0.3)
+    assert time.monotonic() - started < 2.5  # not the create's 3 s
     assert info.value.stdout == b""
     fake.set_latency("HcsCreateProcess", 0)
-    assert pyhcs.operation.drain(5)
+    assert pyhcs.operation.drain(10)

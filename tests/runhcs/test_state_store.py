@@ -181,8 +181,10 @@ def test_process_token_identifies_a_live_process_and_not_a_finished_one() -> Non
         assert not process_alive(child.pid, token + "0")  # another process with this pid
     finally:
         child.kill()
-    if not IS_WINDOWS:
-        time.sleep(0.2)  # a zombie (not yet reaped) already counts as gone
+    if not IS_WINDOWS:  # a zombie (not yet reaped) already counts as gone; SIGKILL makes one soon, not at once
+        deadline = time.monotonic() + 10
+        while process_alive(child.pid, token) and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert not process_alive(child.pid, token)
     child.wait()
     assert not process_alive(child.pid, token)
