@@ -19,7 +19,7 @@ import socket
 import struct
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -274,12 +274,22 @@ def test_a_client_that_disconnects_mid_request_is_cleaned_up(fake_service, victi
         raw.send(S.request(6, "Uis", (uid, 0, None), 30 + i))   # ... and start it
         assert raw.reply(30 + i)[0] == 0
         raw.send(S.request(9, "Uu>S", (uid, 0xFFFFFFFF), 40 + i))   # a wait that never ends on its own
-    raw.send(S.request(1, "tss>U", ("", unique_id("half"), json.dumps(CONTAINER)), 50))  # no waiting for it
+    half = unique_id("half")
+    raw.send(S.request(1, "tss>U", ("", half, json.dumps(CONTAINER)), 50))  # no waiting for it
     raw.close()
+
+    def ids() -> Set[str]:  # enumerated: no handle opened, so none keeps the flagged system alive
+        hr, text = victim("enumerate")
+        assert hr == S_OK, hex(hr)
+        return {str(p["Id"]) for p in json.loads(text)}
+
+    # The count alone is ambiguous while the half-created one may still be on its way (it would be 3 with the
+    # flagged one still alive): wait for the ids.
+    deadline = time.monotonic() + 10
+    while not (ids() >= {plain, half} and flagged not in ids()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert plain in ids() and half in ids() and flagged not in ids(), ids()
     with fake_service.control() as ctl:
-        deadline = time.monotonic() + 10
-        while ctl.counters()["LiveSystems"] != 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
         assert ctl.counters()["LiveSystems"] == 3  # the victim's, the plain one, the half-created one
     assert victim("open", name="plain", id=plain) == S_OK
     assert json.loads(victim("system", name="plain", fn="GetProperties")[1])["State"] == "Running"
