@@ -286,9 +286,11 @@ def test_a_client_that_disconnects_mid_request_is_cleaned_up(fake_service, victi
     # The count alone is ambiguous while the half-created one may still be on its way (it would be 3 with the
     # flagged one still alive): wait for the ids.
     deadline = time.monotonic() + 10
-    while not (ids() >= {plain, half} and flagged not in ids()) and time.monotonic() < deadline:
+    listed = ids()
+    while not (listed >= {plain, half} and flagged not in listed) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert plain in ids() and half in ids() and flagged not in ids(), ids()
+        listed = ids()
+    assert plain in listed and half in listed and flagged not in listed, listed
     with fake_service.control() as ctl:
         assert ctl.counters()["LiveSystems"] == 3  # the victim's, the plain one, the half-created one
     assert victim("open", name="plain", id=plain) == S_OK
